@@ -1,0 +1,130 @@
+// IP addresses, prefixes and a longest-prefix-match map for IPv4 and IPv6.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace weighbridge {
+
+// An IPv4 or IPv6 address in 16 bytes, network order. IPv4 is stored IPv4-mapped
+// (::ffff:a.b.c.d) so that one key type serves both families. Trivially copyable.
+struct IpAddress {
+  std::array<std::uint8_t, 16> bytes{};
+
+  static IpAddress V4(std::uint32_t host_order) {
+    IpAddress a;
+    a.bytes[10] = 0xff;
+    a.bytes[11] = 0xff;
+    a.bytes[12] = static_cast<std::uint8_t>(host_order >> 24);
+    a.bytes[13] = static_cast<std::uint8_t>(host_order >> 16);
+    a.bytes[14] = static_cast<std::uint8_t>(host_order >> 8);
+    a.bytes[15] = static_cast<std::uint8_t>(host_order);
+    return a;
+  }
+  static IpAddress V4Bytes(const std::uint8_t* p) {
+    IpAddress a;
+    a.bytes[10] = 0xff;
+    a.bytes[11] = 0xff;
+    std::memcpy(&a.bytes[12], p, 4);
+    return a;
+  }
+  static IpAddress V6Bytes(const std::uint8_t* p) {
+    IpAddress a;
+    std::memcpy(a.bytes.data(), p, 16);
+    return a;
+  }
+  bool IsV4() const {
+    static constexpr std::uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return std::memcmp(bytes.data(), kMapped, 12) == 0;
+  }
+  std::uint32_t V4HostOrder() const {
+    return (std::uint32_t{bytes[12]} << 24) | (std::uint32_t{bytes[13]} << 16) |
+           (std::uint32_t{bytes[14]} << 8) | bytes[15];
+  }
+  // Keeps the first `bits` bits (counted in the family's own width) and zeroes the rest.
+  IpAddress Masked(int bits) const;
+
+  std::string ToString() const;
+  static std::optional<IpAddress> Parse(std::string_view text);
+
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+  friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+};
+
+// A CIDR prefix. `length` counts bits in the family's own width (0-32 for IPv4, 0-128 for IPv6).
+struct Prefix {
+  IpAddress network;  // already masked
+  int length = 0;
+
+  bool IsV4() const { return network.IsV4(); }
+  bool Contains(const IpAddress& a) const;
+  std::string ToString() const;
+  // Strict: the whole string must be "ADDR/LEN" or "ADDR" (a host prefix). Host bits set after
+  // the length are an error, since "10.1.2.3/8" is usually a typo.
+  static std::optional<Prefix> Parse(std::string_view text, std::string* why = nullptr);
+
+  friend bool operator==(const Prefix&, const Prefix&) = default;
+};
+
+// Longest-prefix match from a small, fixed set of prefixes to values. Built once at start, then
+// read-only (safe to share between threads). Lookups cost one binary search per distinct prefix
+// length, longest first.
+template <typename T>
+class PrefixMap {
+ public:
+  void Insert(const Prefix& p, T value) {
+    // The families are kept apart so that an IPv6 prefix such as ::/0 never matches IPv4.
+    std::vector<Level>& levels = p.IsV4() ? v4_ : v6_;
+    const int len = p.IsV4() ? p.length + 96 : p.length;
+    auto it = std::find_if(levels.begin(), levels.end(), [&](const Level& l) { return l.len == len; });
+    if (it == levels.end()) {
+      levels.push_back(Level{len, {}});
+      it = levels.end() - 1;
+    }
+    auto pos = std::lower_bound(it->entries.begin(), it->entries.end(), p.network,
+                                [](const auto& e, const IpAddress& a) { return e.first < a; });
+    if (pos != it->entries.end() && pos->first == p.network) {
+      pos->second = std::move(value);
+    } else {
+      it->entries.insert(pos, {p.network, std::move(value)});
+    }
+    std::sort(levels.begin(), levels.end(), [](const Level& a, const Level& b) { return a.len > b.len; });
+  }
+
+  const T* Lookup(const IpAddress& a) const {
+    for (const Level& l : a.IsV4() ? v4_ : v6_) {
+      const IpAddress m = MaskAbsolute(a, l.len);
+      auto pos = std::lower_bound(l.entries.begin(), l.entries.end(), m,
+                                  [](const auto& e, const IpAddress& x) { return e.first < x; });
+      if (pos != l.entries.end() && pos->first == m) return &pos->second;
+    }
+    return nullptr;
+  }
+  bool empty() const { return v4_.empty() && v6_.empty(); }
+
+ private:
+  struct Level {
+    int len;  // in bits of the 128-bit (IPv4-mapped) form
+    std::vector<std::pair<IpAddress, T>> entries;
+  };
+  static IpAddress MaskAbsolute(const IpAddress& a, int len) {
+    IpAddress m = a;
+    for (int i = 0; i < 16; ++i) {
+      const int keep = std::clamp(len - i * 8, 0, 8);
+      m.bytes[i] &= static_cast<std::uint8_t>(0xff00 >> keep);
+    }
+    return m;
+  }
+  std::vector<Level> v4_;
+  std::vector<Level> v6_;
+};
+
+}  // namespace weighbridge
