@@ -1,0 +1,85 @@
+// Flow records as analytics emits them, the sink interface outputs implement, and the pipeline's
+// options.
+#pragma once
+
+#include <cstdint>
+
+#include "weighbridge/capture/packet_meta.h"
+#include "weighbridge/core/ip.h"
+#include "weighbridge/core/units.h"
+
+namespace weighbridge::analytics {
+
+// Filled in by app/ from `pipeline:`.
+struct PipelineOptions {
+  unsigned workers = 2;                    // shard workers
+  std::uint64_t flow_capacity = 1'000'000;  // flows tracked at once, over all shards
+  std::int64_t idle_timeout_ns = 60 * kNanosPerSecond;    // a flow silent this long has ended
+  std::int64_t active_timeout_ns = 60 * kNanosPerSecond;  // a running flow is reported this often
+  // After a RST, or FINs from both sides, packets within this much stream time still belong to
+  // the flow (late ACKs, retransmitted FINs); then it ends.
+  std::int64_t close_linger_ns = 5 * kNanosPerSecond;
+};
+
+// A bidirectional flow's identity. `a` is the endpoint that sent the first packet seen.
+struct FlowKey {
+  IpAddress a;
+  IpAddress b;
+  std::uint16_t a_port = 0;
+  std::uint16_t b_port = 0;
+  std::uint16_t vlan = 0;  // outermost VLAN id, 0 untagged
+  std::uint8_t proto = 0;
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+// Counters of one direction of a flow.
+struct DirectionCounters {
+  std::uint64_t packets = 0;        /**< packets (scaled by sample weight) */
+  std::uint64_t l3_bytes = 0;       /**< bytes: L3 lengths from the IP headers */
+  std::uint64_t wire_bytes = 0;     /**< bytes: frame lengths on the wire */
+  std::uint64_t payload_bytes = 0;  /**< bytes: unique TCP payload (retransmissions once), UDP payload */
+  DirectionCounters& operator+=(const DirectionCounters& o) {
+    packets += o.packets;
+    l3_bytes += o.l3_bytes;
+    wire_bytes += o.wire_bytes;
+    payload_bytes += o.payload_bytes;
+    return *this;
+  }
+  friend bool operator==(const DirectionCounters&, const DirectionCounters&) = default;
+};
+
+enum class FlowEndReason : std::uint8_t {
+  kActive,    // still running: active timeout report (more updates follow)
+  kIdle,      // idle timeout
+  kClosed,    // TCP FIN from both sides or RST, then the linger elapsed
+  kEvicted,   // pushed out of a full table
+  kFlushed,   // end of input or shutdown
+};
+const char* FlowEndReasonName(FlowEndReason r);
+
+// What a shard emits about a flow: the counts since its previous update for the same flow
+// (so updates of one flow add up), with the flow's whole time span so far. Crosses from
+// analytics to the outputs by value.
+struct FlowUpdate {
+  FlowKey key;
+  std::uint64_t flow_id = 0;      /**< unique per flow instance in this process and stable across
+                                       worker counts: (first ts, key) hash; updates of one flow share it */
+  StreamTime first;               /**< first packet of the flow, ns */
+  StreamTime last;                /**< latest packet so far, ns */
+  DirectionCounters a_to_b;       /**< delta since the previous update */
+  DirectionCounters b_to_a;       /**< delta since the previous update */
+  std::uint8_t tcp_flags = 0;     /**< OR of TCP flags seen in this interval, both directions */
+  capture::Direction direction = capture::Direction::kTransit;  /**< of the first packet (a -> b) */
+  std::uint16_t tenant = 0;       /**< tenant index + 1 of the inside end, 0 none */
+  FlowEndReason reason = FlowEndReason::kActive;
+};
+
+// Receives flow updates. Called on the shard thread that owns the flow; an implementation that
+// is shared between shards must be safe for that (or be one instance per shard).
+class FlowSink {
+ public:
+  virtual ~FlowSink() = default;
+  virtual void OnFlowUpdate(const FlowUpdate& update) = 0;
+};
+
+}  // namespace weighbridge::analytics
