@@ -125,11 +125,18 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
   const std::uint64_t hash = SymmetricFlowHash(m);
   bool found = false;
   std::size_t i = Probe(m, hash, &found);
-  if (found && slots_[i].closing && (m.tcp_flags & (capture::kTcpSyn | capture::kTcpAck)) == capture::kTcpSyn) {
-    // A new connection reusing the tuple of one that closed: end the old one first.
-    Emit(slots_[i], FlowEndReason::kClosed);
-    Remove(i);
-    i = Probe(m, hash, &found);
+  if (found) {
+    const Slot& s = slots_[i];
+    // Whether a packet starts a new flow is decided here, from packet times alone, not by when
+    // the sweep reaches the slot: so the answer does not depend on table size or worker count.
+    const bool reused = s.closing && (m.tcp_flags & (capture::kTcpSyn | capture::kTcpAck)) ==
+                                         capture::kTcpSyn;  // a new connection on a closed tuple
+    if (reused || Expired(s, m.ts)) {
+      Emit(slots_[i], s.closing ? FlowEndReason::kClosed : FlowEndReason::kIdle);
+      Remove(i);
+      counters_.flows_ended.Add(1);
+      i = Probe(m, hash, &found);
+    }
   }
   if (!found) {
     if (size_ >= max_size_) {
