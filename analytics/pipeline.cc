@@ -94,8 +94,16 @@ void ShardedPipeline::Dispatch(std::span<const capture::PacketMeta> packets) noe
   if (packets.empty()) return;
   const std::size_t n = shards_.size();
   for (const capture::PacketMeta& m : packets) {
-    Shard& s = *shards_[n == 1 ? 0 : ShardOf(SymmetricFlowHash(m), n)];
-    s.stage[s.staged++] = m;
+    std::size_t shard = 0;
+    std::uint32_t hash32 = 0;
+    if (n > 1) {  // with one worker, the worker hashes: off the capture thread
+      const std::uint64_t hash = SymmetricFlowHash(m);
+      shard = ShardOf(hash, n);  // high bits pick the shard, low bits the slot: independent
+      hash32 = static_cast<std::uint32_t>(hash);
+    }
+    Shard& s = *shards_[shard];
+    s.stage[s.staged] = m;
+    s.stage[s.staged++].flow_hash = hash32;
     if (s.staged == kStageItems) FlushStage(s);
   }
   const std::int64_t now = packets.back().ts.ns;
@@ -147,11 +155,9 @@ void ShardedPipeline::WorkerLoop(Shard* shard, const std::atomic<bool>* done) {
       }
     }
     idle = 0;
+    shard->table.AccountBurst(got);
     StreamTime latest = got[0].ts;
-    for (const capture::PacketMeta& m : got) {
-      if (latest < m.ts) latest = m.ts;
-      if ((m.flags & capture::kMetaWatermark) == 0) shard->table.Account(m);
-    }
+    for (const capture::PacketMeta& m : got) latest = latest < m.ts ? m.ts : latest;
     shard->table.AdvanceTo(latest);
   }
   shard->table.FlushAll();

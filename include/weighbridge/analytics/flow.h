@@ -36,12 +36,10 @@ struct FlowKey {
 struct DirectionCounters {
   std::uint64_t packets = 0;        /**< packets (scaled by sample weight) */
   std::uint64_t l3_bytes = 0;       /**< bytes: L3 lengths from the IP headers */
-  std::uint64_t wire_bytes = 0;     /**< bytes: frame lengths on the wire */
   std::uint64_t payload_bytes = 0;  /**< bytes: unique TCP payload (retransmissions once), UDP payload */
   DirectionCounters& operator+=(const DirectionCounters& o) {
     packets += o.packets;
     l3_bytes += o.l3_bytes;
-    wire_bytes += o.wire_bytes;
     payload_bytes += o.payload_bytes;
     return *this;
   }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "weighbridge/analytics/flow.h"
@@ -24,14 +25,19 @@ struct alignas(kCacheLine) FlowTableCounters {
 
 class FlowTable {
  public:
-  // `capacity`: flows held at once (the slot array is the next power of two >= capacity * 5/4).
+  // `capacity`: flows held at once; the slot array has capacity * 8/7 slots (112 bytes each, so
+  // 128 bytes per flow at the table's maximum load).
   FlowTable(const PipelineOptions& options, std::uint64_t capacity, FlowSink* sink);
   ~FlowTable();
   FlowTable(const FlowTable&) = delete;
   FlowTable& operator=(const FlowTable&) = delete;
 
-  // Accounts one packet. Packets must come in non-decreasing time per table (stream time).
+  // Accounts one packet. Packets should come in non-decreasing stream time; a late packet is
+  // accounted but moves no clock.
   void Account(const capture::PacketMeta& meta) noexcept;
+  // Accounts a burst, skipping watermarks: hashes first, then accounts each packet while the
+  // slots of packets a few places ahead are being prefetched. Fills in meta.flow_hash.
+  void AccountBurst(std::span<capture::PacketMeta> burst) noexcept;
   // Runs idle/active/close timeouts up to stream time `now`. Call once per burst.
   void AdvanceTo(StreamTime now) noexcept;
   // Emits every flow still in the table (end of input or shutdown) and empties it.
@@ -44,17 +50,20 @@ class FlowTable {
 
  private:
   struct Slot;
-  std::size_t Probe(const capture::PacketMeta& meta, std::uint64_t hash, bool* found) noexcept;
+  std::size_t Home(std::uint32_t hash32) const noexcept;
+  void Prefetch(std::uint32_t hash32) const noexcept;
+  std::size_t Probe(const capture::PacketMeta& meta, std::uint32_t hash32, bool* found) noexcept;
   void Emit(Slot& s, FlowEndReason reason) noexcept;
+  void EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add) noexcept;
+  static std::uint64_t FlowId(const Slot& s) noexcept;
   void Remove(std::size_t index) noexcept;
-  void StartFlow(Slot& s, const capture::PacketMeta& meta, std::uint64_t hash) noexcept;
-  std::size_t EvictFor(std::size_t home) noexcept;
+  void StartFlow(Slot& s, const capture::PacketMeta& meta, std::uint32_t hash32) noexcept;
+  void EvictFor(std::size_t home) noexcept;
   bool Expired(const Slot& s, StreamTime now) const noexcept;
 
   PipelineOptions options_;
   FlowSink* sink_;
   std::vector<Slot> slots_;
-  std::size_t mask_ = 0;
   std::size_t size_ = 0;
   std::size_t max_size_ = 0;
   std::size_t sweep_cursor_ = 0;

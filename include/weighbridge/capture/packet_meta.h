@@ -26,6 +26,9 @@ inline constexpr std::uint8_t kMetaIpv6 = 1 << 0;         // the accounted packe
 inline constexpr std::uint8_t kMetaFragment = 1 << 1;     // an IP fragment (first or not)
 inline constexpr std::uint8_t kMetaLaterFragment = 1 << 2;  // a non-first fragment: no L4 header
 inline constexpr std::uint8_t kMetaTunnelled = 1 << 3;    // decapsulated from a known tunnel
+// Not a packet: a stream-time watermark the dispatcher sends to a shard that got no packets for
+// a while, so its timeouts advance with everyone else's. Only `ts` is meaningful.
+inline constexpr std::uint8_t kMetaWatermark = 1 << 4;
 
 // TCP flag bits as on the wire (byte 13 of the TCP header).
 inline constexpr std::uint8_t kTcpFin = 0x01;
@@ -54,6 +57,8 @@ struct PacketMeta {
   std::uint8_t tcp_flags = 0;  /**< TCP flags byte (FIN/SYN/RST/PSH/ACK/...) */
   Direction direction = Direction::kTransit;  /**< from site.inside */
   std::uint8_t flags = 0;      /**< kMeta* bits */
+  std::uint32_t flow_hash = 0;  /**< low 32 bits of analytics' symmetric flow hash, filled by the
+                                     dispatcher (0: not computed yet); uses what was padding */
 };
 static_assert(std::is_trivially_copyable_v<PacketMeta>);
 static_assert(sizeof(PacketMeta) == 80, "PacketMeta layout changed: check ring sizing");

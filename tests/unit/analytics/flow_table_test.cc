@@ -14,43 +14,62 @@ using capture::PacketMeta;
 
 // ---- TCP payload from sequence numbers -------------------------------------------------------
 
-TEST(TcpPayloadTracker, InOrderSegmentsCountOnce) {
+// A tracker with its "started" bit, as the flow table keeps them.
+struct Tracker {
   TcpPayloadTracker t;
+  bool started = false;
+  std::uint32_t Add(std::uint32_t seq, std::uint32_t len) { return t.Add(seq, len, &started); }
+};
+
+TEST(TcpPayloadTracker, InOrderSegmentsCountOnce) {
+  Tracker t;
   EXPECT_EQ(t.Add(1001, 0), 0u);  // pure ACK starts the direction
   EXPECT_EQ(t.Add(1001, 1000), 1000u);
   EXPECT_EQ(t.Add(2001, 1000), 1000u);
-  EXPECT_EQ(t.Add(1001, 1000), 0u);  // retransmission
+  EXPECT_EQ(t.Add(1001, 1000), 0u);    // retransmission
   EXPECT_EQ(t.Add(2501, 1000), 500u);  // overlaps the end: only the new half
 }
 
-TEST(TcpPayloadTracker, OutOfOrderSegmentsFillHoles) {
-  TcpPayloadTracker t;
+TEST(TcpPayloadTracker, OutOfOrderSegmentFillsTheHole) {
+  Tracker t;
   EXPECT_EQ(t.Add(0, 100), 100u);
   EXPECT_EQ(t.Add(300, 100), 100u);  // hole [100, 300)
-  EXPECT_EQ(t.Add(500, 100), 100u);  // hole [400, 500)
-  EXPECT_EQ(t.Add(150, 100), 100u);  // splits the first hole: [100,150) [250,300)
-  EXPECT_EQ(t.Add(100, 200), 100u);  // fills both remaining parts, rest is old
+  EXPECT_EQ(t.Add(100, 100), 100u);  // fills from the left: hole [200, 300)
+  EXPECT_EQ(t.Add(150, 100), 50u);   // half old, half new
+  EXPECT_EQ(t.Add(250, 100), 50u);   // the rest of the hole
+  EXPECT_EQ(t.Add(0, 400), 0u);      // everything already seen
   EXPECT_EQ(t.Add(400, 100), 100u);
-  EXPECT_EQ(t.Add(0, 600), 0u);      // everything already seen
+}
+
+TEST(TcpPayloadTracker, ASecondHoleGivesUpTheFirstNeverOvercounting) {
+  Tracker t;
+  EXPECT_EQ(t.Add(0, 100), 100u);
+  EXPECT_EQ(t.Add(200, 100), 100u);  // hole [100, 200)
+  EXPECT_EQ(t.Add(400, 100), 100u);  // hole [300, 400) replaces it
+  EXPECT_EQ(t.Add(300, 100), 100u);
+  EXPECT_EQ(t.Add(100, 100), 0u);    // the given-up hole: a bounded undercount
+  EXPECT_EQ(t.Add(0, 500), 0u);
 }
 
 TEST(TcpPayloadTracker, SequenceWrap) {
-  TcpPayloadTracker t;
+  Tracker t;
   const std::uint32_t near_end = 0xffffff00u;
   EXPECT_EQ(t.Add(near_end, 0x80), 0x80u);
   EXPECT_EQ(t.Add(near_end + 0x80, 0x100), 0x100u);  // crosses 2^32
   EXPECT_EQ(t.Add(near_end + 0x80, 0x100), 0u);      // retransmitted across the wrap
   EXPECT_EQ(t.Add(0x80, 0x40), 0x40u);               // after the wrap
+  EXPECT_EQ(t.Add(0xc0, 0x40), 0x40u);
+  EXPECT_EQ(t.Add(0x80, 0x40), 0u);
 }
 
 TEST(TcpPayloadTracker, MidStreamStartCountsFromFirstSegmentSeen) {
-  TcpPayloadTracker t;
+  Tracker t;
   EXPECT_EQ(t.Add(123456789, 1448), 1448u);
   EXPECT_EQ(t.Add(123456789 + 1448, 1448), 1448u);
 }
 
 TEST(TcpPayloadTracker, HugeJumpResynchronises) {
-  TcpPayloadTracker t;
+  Tracker t;
   EXPECT_EQ(t.Add(0, 100), 100u);
   EXPECT_EQ(t.Add(0x70000000u, 100), 100u);
   EXPECT_EQ(t.Add(50, 100), 0u);  // no hole was kept for the 1.8 GB jump: an old segment
@@ -269,6 +288,56 @@ TEST(FlowTable, BackwardShiftDeletionKeepsEveryFlowFindable) {
     table.Account(m);
   }
   EXPECT_EQ(table.size(), 1500u);
+}
+
+TEST(FlowTable, WeightedPacketsBeyondThe32BitDeltasAreCountedExactly) {
+  Recorder rec;
+  FlowTable table(PipelineOptions{}, 1024, &rec);
+  std::uint64_t want_bytes = 0;
+  std::uint64_t want_payload = 0;
+  std::uint32_t seq = 1;
+  for (int i = 0; i < 5000; ++i) {  // 5000 packets sampled 1 in 10 000: 75 GB
+    PacketMeta m = Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + i, seq, 1460, capture::kTcpAck);
+    m.sample_weight = 10'000;
+    seq += 1460;
+    want_bytes += std::uint64_t{m.l3_bytes} * 10'000;
+    want_payload += 1460ull * 10'000;
+    table.Account(m);
+  }
+  PacketMeta huge = Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + 6000, seq, 60000, capture::kTcpAck);
+  huge.sample_weight = 1'000'000;  // 60 GB in one weighted packet
+  want_bytes += std::uint64_t{huge.l3_bytes} * 1'000'000;
+  want_payload += 60000ull * 1'000'000;
+  table.Account(huge);
+  table.FlushAll();
+  auto sums = SumById(rec.updates);
+  ASSERT_EQ(sums.size(), 1u);
+  EXPECT_EQ(sums.begin()->second.ab.l3_bytes, want_bytes);
+  EXPECT_EQ(sums.begin()->second.ab.payload_bytes, want_payload);
+  EXPECT_EQ(sums.begin()->second.ab.packets, 5000u * 10'000u + 1'000'000u);
+}
+
+TEST(FlowTable, SlotBudgetIs128BytesPerFlowAtFullLoad) {
+  Recorder rec;
+  FlowTable table(PipelineOptions{}, 1'000'000, &rec);
+  EXPECT_LE(FlowTable::BytesPerSlot() * table.slot_count(), 128u * 1'000'000u + 128u);
+}
+
+TEST(FlowTable, HashSpreadsAddressesAndPortsThatCountUpTogether) {
+  // A scan or a benchmark where address and port both increment must not pile onto few slots
+  // (an earlier hash let them cancel out: 64 flows per home slot, and 8x slower probing).
+  constexpr std::size_t kBuckets = 1 << 17;
+  std::vector<int> load(kBuckets);
+  int worst = 0;
+  for (std::uint32_t f = 0; f < 100'000; ++f) {
+    PacketMeta m = Tcp("0.0.0.0", 0, "198.51.100.1", 443, 0, 0, 0, 0);
+    m.src = IpAddress::V4(0x0a000000u + f);
+    m.src_port = static_cast<std::uint16_t>(1024 + (f & 0x7fff));
+    const std::uint32_t h = static_cast<std::uint32_t>(SymmetricFlowHash(m));
+    worst = std::max(worst, ++load[(std::uint64_t{h} * kBuckets) >> 32]);
+  }
+  // Uniform hashing of 100k keys into 131k buckets: the fullest bucket holds about 8.
+  EXPECT_LE(worst, 12);
 }
 
 TEST(FlowTable, HashIsSymmetric) {
