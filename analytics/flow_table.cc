@@ -1,5 +1,6 @@
 #include "weighbridge/analytics/flow_table.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace weighbridge::analytics {
@@ -159,6 +160,11 @@ void FlowTable::StartFlow(Slot& s, const capture::PacketMeta& m, std::uint32_t h
   counters_.active_flows.Set(size_);
 }
 
+StreamTime FlowTable::EndTime(const Slot& s) const noexcept {
+  return StreamTime::FromNanos(
+      s.last_ns + (s.closing() ? options_.close_linger_ns : options_.idle_timeout_ns));
+}
+
 bool FlowTable::Expired(const Slot& s, StreamTime now) const noexcept {
   const std::int64_t quiet = now.ns - s.last_ns;
   return quiet >= (s.closing() ? options_.close_linger_ns : options_.idle_timeout_ns);
@@ -196,19 +202,20 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
     const bool reused = s.closing() && (m.tcp_flags & (capture::kTcpSyn | capture::kTcpAck)) ==
                                            capture::kTcpSyn;  // a new connection on a closed tuple
     if (reused || Expired(s, m.ts)) {
-      Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle);
+      Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle,
+           reused && !Expired(s, m.ts) ? m.ts : EndTime(s));
       Remove(i);
       counters_.flows_ended.Add(1);
       i = Probe(m, hash32, &found);
     } else if (options_.active_timeout_ns > 0 &&
                (m.ts.ns - s.first_ns) / options_.active_timeout_ns >
                    (s.last_ns - s.first_ns) / options_.active_timeout_ns) {
-      Emit(s, FlowEndReason::kActive);  // the packet crossed an active-timeout boundary
+      Emit(s, FlowEndReason::kActive, m.ts);  // the packet crossed an active-timeout boundary
     }
   }
   if (!found) {
     if (size_ >= max_size_) {
-      EvictFor(Home(hash32));
+      EvictFor(Home(hash32), m.ts);
       i = Probe(m, hash32, &found);
     }
     StartFlow(slots_[i], m, hash32);
@@ -237,10 +244,10 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
   std::uint32_t& pay = a_to_b ? s.payload_ab : s.payload_ba;
   if (packets + add.packets >= kDeltaLimit || bytes + add.l3_bytes >= kDeltaLimit ||
       pay + add.payload_bytes >= kDeltaLimit) {
-    Emit(s, FlowEndReason::kActive);  // the 32-bit deltas would wrap: send them out first
+    Emit(s, FlowEndReason::kActive, m.ts);  // the 32-bit deltas would wrap: send them out first
   }
   if (add.packets >= kDeltaLimit || add.l3_bytes >= kDeltaLimit || add.payload_bytes >= kDeltaLimit) {
-    EmitPacket(s, a_to_b, add);  // one heavily weighted packet is too big for a slot's deltas
+    EmitPacket(s, a_to_b, add, m.ts);  // one heavily weighted packet is too big for a slot's deltas
   } else {
     packets += static_cast<std::uint32_t>(add.packets);
     bytes += static_cast<std::uint32_t>(add.l3_bytes);
@@ -253,19 +260,19 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
 void FlowTable::AdvanceTo(StreamTime now) noexcept {
   if (swept_to_.ns == 0) swept_to_ = now;
   if (now <= swept_to_) return;
-  const std::int64_t elapsed = now.ns - swept_to_.ns;
-  std::size_t budget = slots_.size();
-  if (elapsed < kSweepPeriodNs) {
-    // elapsed < 1e9 and slots < 2^34 keep the product inside 64 bits.
-    budget = static_cast<std::size_t>(static_cast<std::uint64_t>(slots_.size()) *
-                                      static_cast<std::uint64_t>(elapsed) / kSweepPeriodNs);
-    if (budget == 0) return;  // wait until a whole slot's worth of stream time has passed
-  }
+  // Slots to visit: slots * elapsed / period, with the remainder carried to the next call, so
+  // every slot is visited at least once per period of stream time however small the steps.
+  // (elapsed is capped at a period, and slots < 2^34, so the product fits in 64 bits.)
+  const std::int64_t elapsed = std::min(now.ns - swept_to_.ns, kSweepPeriodNs);
   swept_to_ = now;
+  sweep_debt_ += static_cast<std::uint64_t>(slots_.size()) * static_cast<std::uint64_t>(elapsed);
+  const std::size_t budget = static_cast<std::size_t>(
+      std::min<std::uint64_t>(sweep_debt_ / kSweepPeriodNs, slots_.size()));
+  sweep_debt_ = budget == slots_.size() ? 0 : sweep_debt_ % kSweepPeriodNs;
   for (std::size_t n = 0; n < budget; ++n) {
     Slot& s = slots_[sweep_cursor_];
     if (s.used() && Expired(s, now)) {
-      Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle);
+      Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle, EndTime(s));
       Remove(sweep_cursor_);
       counters_.flows_ended.Add(1);
       continue;  // backward shift may have moved another flow into this slot
@@ -277,7 +284,7 @@ void FlowTable::AdvanceTo(StreamTime now) noexcept {
 void FlowTable::FlushAll() noexcept {
   for (Slot& s : slots_) {
     if (!s.used()) continue;
-    Emit(s, FlowEndReason::kFlushed);
+    Emit(s, FlowEndReason::kFlushed, StreamTime::FromNanos(s.last_ns));
     s.state = 0;
     counters_.flows_ended.Add(1);
   }
@@ -291,7 +298,7 @@ std::uint64_t FlowTable::FlowId(const Slot& s) noexcept {
                Mix64(static_cast<std::uint64_t>(s.first_ns)));
 }
 
-void FlowTable::Emit(Slot& s, FlowEndReason reason) noexcept {
+void FlowTable::Emit(Slot& s, FlowEndReason reason, StreamTime at) noexcept {
   FlowUpdate u;
   u.key = FlowKey{s.a, s.b, s.a_port, s.b_port, s.vlan, s.proto};
   u.flow_id = FlowId(s);
@@ -303,6 +310,7 @@ void FlowTable::Emit(Slot& s, FlowEndReason reason) noexcept {
   u.direction = s.direction;
   u.tenant = s.tenant;
   u.reason = reason;
+  u.at = at;
   s.packets_ab = s.packets_ba = 0;
   s.l3_bytes_ab = s.l3_bytes_ba = 0;
   s.payload_ab = s.payload_ba = 0;
@@ -311,9 +319,10 @@ void FlowTable::Emit(Slot& s, FlowEndReason reason) noexcept {
   if (sink_ != nullptr) sink_->OnFlowUpdate(u);
 }
 
-void FlowTable::EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add) noexcept {
+void FlowTable::EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add,
+                           StreamTime at) noexcept {
   const std::int64_t last = s.last_ns;
-  Emit(s, FlowEndReason::kActive);  // whatever the slot held, then the packet on its own
+  Emit(s, FlowEndReason::kActive, at);  // whatever the slot held, then the packet on its own
   FlowUpdate u;
   u.key = FlowKey{s.a, s.b, s.a_port, s.b_port, s.vlan, s.proto};
   u.flow_id = FlowId(s);
@@ -323,6 +332,7 @@ void FlowTable::EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add) n
   u.direction = s.direction;
   u.tenant = s.tenant;
   u.reason = FlowEndReason::kActive;
+  u.at = at;
   if (sink_ != nullptr) sink_->OnFlowUpdate(u);
 }
 
@@ -348,7 +358,7 @@ void FlowTable::Remove(std::size_t index) noexcept {
   counters_.active_flows.Set(size_);
 }
 
-void FlowTable::EvictFor(std::size_t home) noexcept {
+void FlowTable::EvictFor(std::size_t home, StreamTime at) noexcept {
   // Evict the flow with the fewest bytes since its last update near the new flow's home slot,
   // never one that has already been reported as long-running unless all nearby have: a flood of
   // small flows evicts its own kind, and a bulk transfer keeps its slot. The evicted flow's
@@ -376,7 +386,7 @@ void FlowTable::EvictFor(std::size_t home) noexcept {
       }
     }
   }
-  Emit(slots_[victim], FlowEndReason::kEvicted);
+  Emit(slots_[victim], FlowEndReason::kEvicted, at);
   Remove(victim);
   counters_.evictions.Add(1);
 }

@@ -31,10 +31,11 @@ inline std::size_t ShardOf(std::uint64_t hash, std::size_t n) {
 }  // namespace
 
 struct ShardedPipeline::Shard {
-  Shard(const PipelineOptions& options, std::uint64_t capacity, FlowSink* sink)
-      : ring(kRingItems), table(options, capacity, sink) {}
+  Shard(const PipelineOptions& options, std::uint64_t capacity, FlowSink* flow_sink)
+      : ring(kRingItems), table(options, capacity, flow_sink), sink(flow_sink) {}
   SpscRing<capture::PacketMeta> ring;
   FlowTable table;
+  FlowSink* sink;
   ShardCounters counters;
   // Producer-side state (touched only by the producer thread).
   alignas(kCacheLine) std::array<capture::PacketMeta, kStageItems> stage;
@@ -159,6 +160,9 @@ void ShardedPipeline::WorkerLoop(Shard* shard, const std::atomic<bool>* done) {
     StreamTime latest = got[0].ts;
     for (const capture::PacketMeta& m : got) latest = latest < m.ts ? m.ts : latest;
     shard->table.AdvanceTo(latest);
+    if (shard->sink != nullptr) {
+      shard->sink->OnWatermark(StreamTime::FromNanos(latest.ns - kUpdateWatermarkLagNs));
+    }
   }
   shard->table.FlushAll();
 }

@@ -70,6 +70,10 @@ struct FlowUpdate {
   capture::Direction direction = capture::Direction::kTransit;  /**< of the first packet (a -> b) */
   std::uint16_t tenant = 0;       /**< tenant index + 1 of the inside end, 0 none */
   FlowEndReason reason = FlowEndReason::kActive;
+  StreamTime at;                  /**< event time, ns: when this update happened in stream time,
+                                       decided from packet times alone (idle: last + idle timeout;
+                                       active: the packet that crossed the boundary), so consumers
+                                       can order updates from all shards deterministically */
 };
 
 // Receives flow updates. Called on the shard thread that owns the flow; an implementation that
@@ -78,6 +82,8 @@ class FlowSink {
  public:
   virtual ~FlowSink() = default;
   virtual void OnFlowUpdate(const FlowUpdate& update) = 0;
+  // Promises that every later update from the same producer has `at` >= watermark.
+  virtual void OnWatermark(StreamTime /*watermark*/) {}
 };
 
 }  // namespace weighbridge::analytics

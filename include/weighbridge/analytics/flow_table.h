@@ -15,6 +15,11 @@
 
 namespace weighbridge::analytics {
 
+// Every update a table emits after it has seen stream time T has an event time (FlowUpdate::at)
+// of at least T minus this: idle flows are found by a sweep that visits every slot once per
+// second of stream time, and packets may arrive up to a second out of order.
+inline constexpr std::int64_t kUpdateWatermarkLagNs = 2 * kNanosPerSecond;
+
 struct alignas(kCacheLine) FlowTableCounters {
   RelaxedCounter packets;          // packets accounted
   RelaxedCounter flows_created;
@@ -53,12 +58,13 @@ class FlowTable {
   std::size_t Home(std::uint32_t hash32) const noexcept;
   void Prefetch(std::uint32_t hash32) const noexcept;
   std::size_t Probe(const capture::PacketMeta& meta, std::uint32_t hash32, bool* found) noexcept;
-  void Emit(Slot& s, FlowEndReason reason) noexcept;
-  void EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add) noexcept;
+  void Emit(Slot& s, FlowEndReason reason, StreamTime at) noexcept;
+  void EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add, StreamTime at) noexcept;
+  StreamTime EndTime(const Slot& s) const noexcept;
   static std::uint64_t FlowId(const Slot& s) noexcept;
   void Remove(std::size_t index) noexcept;
   void StartFlow(Slot& s, const capture::PacketMeta& meta, std::uint32_t hash32) noexcept;
-  void EvictFor(std::size_t home) noexcept;
+  void EvictFor(std::size_t home, StreamTime at) noexcept;
   bool Expired(const Slot& s, StreamTime now) const noexcept;
 
   PipelineOptions options_;
@@ -67,6 +73,7 @@ class FlowTable {
   std::size_t size_ = 0;
   std::size_t max_size_ = 0;
   std::size_t sweep_cursor_ = 0;
+  std::uint64_t sweep_debt_ = 0;  // slots * ns of stream time not yet turned into visits
   StreamTime swept_to_;
   FlowTableCounters counters_;
 };
