@@ -14,11 +14,16 @@
 namespace weighbridge::capture {
 
 // Link-layer header types, numbered as LINKTYPE_* in the pcap/pcapng file formats.
-inline constexpr int kLinkNull = 0;        // BSD loopback: 4-byte host-order address family
+inline constexpr int kLinkNull = 0;  // BSD loopback: 4-byte host-order address family
 inline constexpr int kLinkEthernet = 1;
 inline constexpr int kLinkPpp = 9;
-inline constexpr int kLinkRaw = 101;       // raw IPv4/IPv6, no link header
-inline constexpr int kLinkLoop = 108;      // OpenBSD loopback: 4-byte network-order family
+// libpcap hands out DLT_* values, which differ from LINKTYPE_* for a few types: a savefile's
+// LINKTYPE_RAW (101) comes back as DLT_RAW, 12 on most systems and 14 on OpenBSD.
+inline constexpr int kLinkDltRaw = 12;
+inline constexpr int kLinkDltRawOpenBsd = 14;
+inline constexpr int kLinkPppHdlc = 50;  // PPP in HDLC-like framing (0xff03 then protocol)
+inline constexpr int kLinkRaw = 101;     // raw IPv4/IPv6, no link header
+inline constexpr int kLinkLoop = 108;    // OpenBSD loopback: 4-byte network-order family
 inline constexpr int kLinkLinuxSll = 113;
 inline constexpr int kLinkIpv4 = 228;
 inline constexpr int kLinkIpv6 = 229;
@@ -39,9 +44,9 @@ enum class DecodeResult : std::uint8_t {
   kBadIpv4Version,          // "bad_ip_version": the version nibble is not 4 (or 6 for IPv6)
   kBadIpv4Ihl,              // "bad_ipv4_ihl": header length below 20 bytes
   kBadIpv4TotalLength,      // "bad_ipv4_total_length": total length below the header length
-  kIpLengthExceedsFrame,    // "ip_length_exceeds_frame": the IP length claims more than the frame held on the wire
+  kIpLengthExceedsFrame,    // "ip_length_exceeds_frame": IP length > the frame's wire length
   kTruncatedIpv6,           // "truncated_ipv6"
-  kTruncatedIpv6ExtHeader,  // "truncated_ipv6_ext_header": an extension header runs past the captured bytes
+  kTruncatedIpv6ExtHeader,  // "truncated_ipv6_ext_header": an extension header is cut short
   kTooManyIpv6ExtHeaders,   // "too_many_ipv6_ext_headers"
   kBadIpv6Jumbo,            // "bad_ipv6_jumbo": payload length 0 without a valid jumbo option
   kTruncatedTcp,            // "truncated_tcp": the TCP header is not all captured
@@ -49,8 +54,8 @@ enum class DecodeResult : std::uint8_t {
   kTruncatedUdp,            // "truncated_udp"
   kBadUdpLength,            // "bad_udp_length"
   kTruncatedIcmp,           // "truncated_icmp"
-  kTruncatedTunnel,         // "truncated_tunnel": a GRE/VXLAN/Geneve/GTP-U/PPPoE header is cut short
-  kUnsupportedTunnel,       // "unsupported_tunnel": a tunnel version/payload type we cannot decode
+  kTruncatedTunnel,         // "truncated_tunnel": a tunnel header or the inner IP header is cut
+  kUnsupportedTunnel,       // "unsupported_tunnel": a tunnel variant we cannot decode
   kTunnelTooDeep,           // "tunnel_too_deep": more nested encapsulations than we follow
   kCount
 };
@@ -70,16 +75,17 @@ struct DecodeOptions {
   // power of two). Older entries are overwritten.
   std::uint32_t fragment_table_entries = 4096;
   StreamTime fragment_timeout = StreamTime::FromNanos(30 * kNanosPerSecond);
+  friend bool operator==(const DecodeOptions&, const DecodeOptions&) = default;
 };
 
 // Counters of one Decoder; single writer, read anywhere.
 struct alignas(kCacheLine) DecodeCounters {
-  RelaxedCounter frames;        // every frame handed to Decode
-  RelaxedCounter wire_bytes;    // wire length of every frame, accounted or not
-  RelaxedCounter ip_packets;    // accounted IP packets (kOk)
+  RelaxedCounter frames;      // every frame handed to Decode
+  RelaxedCounter wire_bytes;  // wire length of every frame, accounted or not
+  RelaxedCounter ip_packets;  // accounted IP packets (kOk)
   RelaxedCounter ipv4_packets;
   RelaxedCounter ipv6_packets;
-  RelaxedCounter l3_bytes;      // L3 bytes of accounted packets
+  RelaxedCounter l3_bytes;             // L3 bytes of accounted packets
   RelaxedCounter fragments_unmatched;  // non-first fragments whose first fragment was not seen
   std::array<RelaxedCounter, kDecodeResultCount> by_reason;  // [kOk] counts accounted packets
   std::array<RelaxedCounter, static_cast<std::size_t>(Direction::kCount)> direction_packets;
