@@ -24,6 +24,7 @@ struct LiveCaptureOptions {
   std::string filter;                      // BPF expression, empty for all
   bool promiscuous = true;
   int timeout_ms = 10;                     // longest a Poll waits for packets
+  friend bool operator==(const LiveCaptureOptions&, const LiveCaptureOptions&) = default;
 };
 
 Result<std::unique_ptr<PacketSource>> OpenPcapLive(const LiveCaptureOptions& options,
