@@ -42,6 +42,9 @@ constexpr std::uint8_t kProtoUdp = 17;
 constexpr std::uint8_t kProtoIpv6InIp = 41;
 constexpr std::uint8_t kProtoGre = 47;
 constexpr std::uint8_t kProtoIcmpv6 = 58;
+constexpr std::uint8_t kProtoDccp = 33;
+constexpr std::uint8_t kProtoSctp = 132;
+constexpr std::uint8_t kProtoUdpLite = 136;
 
 constexpr std::uint16_t kPortVxlan = 4789;
 constexpr std::uint16_t kPortGeneve = 6081;
@@ -452,8 +455,18 @@ class FrameParser {
         // packet is never parsed: the bytes on the wire are the ICMP packet's.
         if (l4 + 4 > cap_end_) return DecodeResult::kTruncatedIcmp;
         break;
+      case kProtoDccp:
+      case kProtoSctp:
+      case kProtoUdpLite:
+        // Ports lead the header as in TCP and UDP; a flow of these is a port pair too. When the
+        // four bytes are not captured the packet is still accounted, without ports.
+        if (l4 + 4 <= cap_end_ && !(frag.fragment && l4_len < 4)) {
+          out_->src_port = LoadBe16(p_ + l4);
+          out_->dst_port = LoadBe16(p_ + l4 + 2);
+        }
+        break;
       default:
-        break;  // SCTP, ESP, OSPF, GRE in outer mode, ...: accounted without ports
+        break;  // ESP, OSPF, GRE in outer mode, ...: accounted without ports
     }
 
     if (frag.fragment) {

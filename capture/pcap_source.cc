@@ -1,6 +1,8 @@
 // libpcap sources: offline files (pcap and pcapng, "-" for standard input) and live interfaces.
 #include "weighbridge/capture/pcap_source.h"
 
+#include "pcapng_reader.h"
+
 #include <pcap/pcap.h>
 #include <poll.h>
 
@@ -59,6 +61,7 @@ class PcapFileSource final : public PacketSource {
       r.state = PollResult::State::kEnd;
       return r;
     }
+    if (fallback_) return PollFallback(out);
     std::size_t frames = 0;
     while (frames < out.size()) {
       pcap_pkthdr* hdr = nullptr;
@@ -72,6 +75,12 @@ class PcapFileSource final : public PacketSource {
         if (d == DecodeResult::kOk) ++r.packets;
         continue;
       }
+      const std::string why = rc == PCAP_ERROR_BREAK ? "" : pcap_geterr(pcap_.get());
+      if (why.find("different from the type of the first interface") != std::string::npos &&
+          StartFallback()) {
+        r.state = PollResult::State::kMore;  // the rest comes from our own pcapng reader
+        return r;
+      }
       done_ = true;
       if (rc == PCAP_ERROR_BREAK) {  // end of file
         r.state = PollResult::State::kEnd;
@@ -80,7 +89,7 @@ class PcapFileSource final : public PacketSource {
         // ("invalid packet capture length") the same way; both end the file here.
         r.state = PollResult::State::kError;
         r.error = path_ + ": truncated or corrupt record after frame " +
-                  std::to_string(frames_read_) + ": " + pcap_geterr(pcap_.get());
+                  std::to_string(frames_read_) + ": " + why;
       }
       return r;
     }
@@ -97,7 +106,55 @@ class PcapFileSource final : public PacketSource {
   std::string Name() const override { return "pcap:" + path_; }
 
  private:
+  // libpcap 1.10 stops at a pcapng interface whose link type differs from the first one's. For a
+  // file (not a pipe) our own pcapng reader starts again from the top, skips the frames libpcap
+  // already delivered, and goes on with per-interface link types.
+  bool StartFallback() {
+    if (path_ == "-") return false;
+    FileHandle f(std::fopen(path_.c_str(), "rb"));
+    if (!f) return false;
+    auto reader = std::make_unique<internal::PcapngReader>(f.get());
+    internal::PcapngReader::Frame frame;
+    for (std::uint64_t i = 0; i < frames_read_; ++i) {
+      if (reader->Next(&frame) != 1) return false;  // not the file libpcap read: give up
+    }
+    fallback_file_ = std::move(f);
+    fallback_ = std::move(reader);
+    return true;
+  }
+
+  PollResult PollFallback(std::span<PacketMeta> out) {
+    PollResult r;
+    internal::PcapngReader::Frame f;
+    for (std::size_t frames = 0; frames < out.size(); ++frames) {
+      const int rc = fallback_->Next(&f);
+      if (rc == 1) {
+        ++frames_read_;
+        if (decoder_.Decode(f.link_type, f.data, f.caplen, f.wire_len, f.ts, &out[r.packets]) ==
+            DecodeResult::kOk) {
+          ++r.packets;
+        }
+        continue;
+      }
+      done_ = true;
+      r.state = rc == 0 ? PollResult::State::kEnd : PollResult::State::kError;
+      if (rc < 0) {
+        r.error = path_ + ": corrupt pcapng block after frame " + std::to_string(frames_read_) +
+                  ": " + fallback_->error();
+      }
+      return r;
+    }
+    return r;
+  }
+
+  struct FileCloser {
+    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+  };
+  using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
+
   PcapHandle pcap_;
+  FileHandle fallback_file_;
+  std::unique_ptr<internal::PcapngReader> fallback_;
   std::string path_;
   int link_type_;
   Decoder decoder_;
