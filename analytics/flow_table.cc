@@ -1,15 +1,19 @@
 #include "weighbridge/analytics/flow_table.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 namespace weighbridge::analytics {
 
 namespace {
 
-// Sweeping the whole table once per second of stream time finds idle flows at most a second
-// late, at a cost proportional to stream time, not to packets.
-constexpr std::int64_t kSweepPeriodNs = kNanosPerSecond;
+// Sweeping the whole table once per kSweepPeriodNs of stream time finds idle flows at most that
+// late, at a cost proportional to stream time and table size, not to packets.
+constexpr std::int64_t kSweepPeriodNs = kSweepPeriodSeconds * kNanosPerSecond;
 // How far past its home slot an insert looks for the smallest flow to evict when the table is full.
 constexpr std::size_t kEvictWindow = 16;
 // Packets ahead whose slots are prefetched: enough to cover a DRAM miss at ~20 ns per packet.
@@ -51,7 +55,8 @@ constexpr std::uint8_t kFinBa = 1 << 2;
 constexpr std::uint8_t kClosing = 1 << 3;
 constexpr std::uint8_t kTcpStartedAb = 1 << 4;
 constexpr std::uint8_t kTcpStartedBa = 1 << 5;
-constexpr std::uint8_t kReported = 1 << 6;  // an active update went out: a long-lived flow
+constexpr std::uint8_t kReported = 1 << 6;  // an update went out (for a flow still running:
+                                            // a long-lived one, which eviction spares)
 
 }  // namespace
 
@@ -102,29 +107,36 @@ struct FlowTable::Slot {
 static_assert(sizeof(IpAddress) == 16);
 
 std::size_t FlowTable::BytesPerSlot() { return sizeof(Slot); }
-std::size_t FlowTable::slot_count() const { return slots_.size(); }
+std::size_t FlowTable::slot_count() const { return slot_count_; }
 
 FlowTable::FlowTable(const PipelineOptions& options, std::uint64_t capacity, FlowSink* sink)
     : options_(options), sink_(sink) {
   static_assert(sizeof(Slot) == 112, "flow slot layout changed: check the memory budget");
   const std::uint64_t want = capacity < 16 ? 16 : capacity;
   // At most 7/8 full: linear probing stays short, and 112 * 8/7 = 128 bytes per flow.
-  const std::size_t slots = static_cast<std::size_t>(want + want / 7 + 1);
-  slots_.assign(slots, Slot{});
+  slot_count_ = static_cast<std::size_t>(want + want / 7 + 1);
+  // An all-zero Slot is an empty one (state 0), so fresh anonymous memory is an empty table.
+  static_assert(std::is_trivially_copyable_v<Slot>);
+  constexpr std::size_t kHugePage = 2u << 20;
+  mapped_bytes_ = (slot_count_ * sizeof(Slot) + kHugePage - 1) / kHugePage * kHugePage;
+  void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();  // at startup only: sized from the config
+  madvise(p, mapped_bytes_, MADV_HUGEPAGE);  // advice: fine if the kernel says no
+  slots_ = static_cast<Slot*>(p);
   max_size_ = static_cast<std::size_t>(want);
 }
 
-FlowTable::~FlowTable() = default;
+FlowTable::~FlowTable() { munmap(slots_, mapped_bytes_); }
 
 std::size_t FlowTable::Home(std::uint32_t hash32) const noexcept {
   // Multiply-shift maps the hash onto [0, slots) without a division or a power-of-two size.
-  return static_cast<std::size_t>((std::uint64_t{hash32} * slots_.size()) >> 32);
+  return static_cast<std::size_t>((std::uint64_t{hash32} * slot_count_) >> 32);
 }
 
 std::size_t FlowTable::Probe(const capture::PacketMeta& m, std::uint32_t hash32,
                              bool* found) noexcept {
   std::size_t i = Home(hash32);
-  const std::size_t n = slots_.size();
+  const std::size_t n = slot_count_;
   for (;;) {
     const Slot& s = slots_[i];
     if (!s.used()) {
@@ -155,6 +167,7 @@ void FlowTable::StartFlow(Slot& s, const capture::PacketMeta& m, std::uint32_t h
   s.last_ns = m.ts.ns;
   s.direction = m.direction;
   s.tenant = m.tenant;
+  if (options_.site != nullptr) options_.site->Classify(m.src, m.dst, &s.direction, &s.tenant);
   ++size_;
   counters_.flows_created.Add(1);
   counters_.active_flows.Set(size_);
@@ -253,7 +266,13 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
     bytes += static_cast<std::uint32_t>(add.l3_bytes);
     pay += static_cast<std::uint32_t>(add.payload_bytes);
   }
+  const auto dir = static_cast<std::size_t>(a_to_b ? s.direction : capture::Reverse(s.direction));
+  counters_.direction_packets[dir].Add(add.packets);
+  counters_.direction_l3_bytes[dir].Add(add.l3_bytes);
   if (s.last_ns < m.ts.ns) s.last_ns = m.ts.ns;
+  // A capture merged from several interfaces can go back in time a little. `first` is the
+  // earliest packet; it is frozen once an update has gone out, since the flow id derives from it.
+  if (m.ts.ns < s.first_ns && (s.state & kReported) == 0) s.first_ns = m.ts.ns;
   counters_.packets.Add(1);
 }
 
@@ -262,27 +281,33 @@ void FlowTable::AdvanceTo(StreamTime now) noexcept {
   if (now <= swept_to_) return;
   // Slots to visit: slots * elapsed / period, with the remainder carried to the next call, so
   // every slot is visited at least once per period of stream time however small the steps.
-  // (elapsed is capped at a period, and slots < 2^34, so the product fits in 64 bits.)
-  const std::int64_t elapsed = std::min(now.ns - swept_to_.ns, kSweepPeriodNs);
+  // Counted in microseconds: elapsed is capped at a period (< 2^23 us) and slots < 2^40, so the
+  // product fits in 64 bits.
+  constexpr std::uint64_t kPeriodUs = kSweepPeriodNs / kNanosPerMicro;
+  const std::uint64_t elapsed_us =
+      static_cast<std::uint64_t>(std::min(now.ns - swept_to_.ns, kSweepPeriodNs) / kNanosPerMicro);
+  if (elapsed_us == 0) return;  // less than a microsecond: wait (swept_to_ stays behind)
   swept_to_ = now;
-  sweep_debt_ += static_cast<std::uint64_t>(slots_.size()) * static_cast<std::uint64_t>(elapsed);
-  const std::size_t budget = static_cast<std::size_t>(
-      std::min<std::uint64_t>(sweep_debt_ / kSweepPeriodNs, slots_.size()));
-  sweep_debt_ = budget == slots_.size() ? 0 : sweep_debt_ % kSweepPeriodNs;
-  for (std::size_t n = 0; n < budget; ++n) {
+  sweep_debt_ += static_cast<std::uint64_t>(slot_count_) * elapsed_us;
+  const std::size_t budget =
+      static_cast<std::size_t>(std::min<std::uint64_t>(sweep_debt_ / kPeriodUs, slot_count_));
+  sweep_debt_ = budget == slot_count_ ? 0 : sweep_debt_ % kPeriodUs;
+  for (std::size_t visited = 0; visited < budget;) {
     Slot& s = slots_[sweep_cursor_];
     if (s.used() && Expired(s, now)) {
       Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle, EndTime(s));
       Remove(sweep_cursor_);
       counters_.flows_ended.Add(1);
-      continue;  // backward shift may have moved another flow into this slot
+      continue;  // backward shift may have moved another flow into this slot: look again
     }
-    if (++sweep_cursor_ == slots_.size()) sweep_cursor_ = 0;
+    ++visited;
+    if (++sweep_cursor_ == slot_count_) sweep_cursor_ = 0;
   }
 }
 
 void FlowTable::FlushAll() noexcept {
-  for (Slot& s : slots_) {
+  for (std::size_t i = 0; i < slot_count_; ++i) {
+    Slot& s = slots_[i];
     if (!s.used()) continue;
     Emit(s, FlowEndReason::kFlushed, StreamTime::FromNanos(s.last_ns));
     s.state = 0;
@@ -311,11 +336,12 @@ void FlowTable::Emit(Slot& s, FlowEndReason reason, StreamTime at) noexcept {
   u.tenant = s.tenant;
   u.reason = reason;
   u.at = at;
+  u.first_update = (s.state & kReported) == 0;
   s.packets_ab = s.packets_ba = 0;
   s.l3_bytes_ab = s.l3_bytes_ba = 0;
   s.payload_ab = s.payload_ba = 0;
   s.tcp_flags = 0;
-  if (reason == FlowEndReason::kActive) s.state |= kReported;
+  s.state |= kReported;  // the flow id is out: `first` may no longer move
   if (sink_ != nullptr) sink_->OnFlowUpdate(u);
 }
 
@@ -333,12 +359,13 @@ void FlowTable::EmitPacket(Slot& s, bool a_to_b, const DirectionCounters& add,
   u.tenant = s.tenant;
   u.reason = FlowEndReason::kActive;
   u.at = at;
+  u.first_update = false;  // Emit() above went first
   if (sink_ != nullptr) sink_->OnFlowUpdate(u);
 }
 
 // Backward-shift deletion: no tombstones, so probe chains stay short under churn.
 void FlowTable::Remove(std::size_t index) noexcept {
-  const std::size_t n = slots_.size();
+  const std::size_t n = slot_count_;
   std::size_t hole = index;
   std::size_t j = index;
   for (;;) {
@@ -363,7 +390,7 @@ void FlowTable::EvictFor(std::size_t home, StreamTime at) noexcept {
   // never one that has already been reported as long-running unless all nearby have: a flood of
   // small flows evicts its own kind, and a bulk transfer keeps its slot. The evicted flow's
   // counts are emitted, so no byte is lost — only the flow may be split in two.
-  const std::size_t n = slots_.size();
+  const std::size_t n = slot_count_;
   std::size_t victim = n;
   std::uint64_t least = ~std::uint64_t{0};
   for (std::size_t k = 0, i = home; k < kEvictWindow; ++k) {

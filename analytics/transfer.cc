@@ -90,7 +90,7 @@ void Sessionizer::OnFlowUpdate(const FlowUpdate& u) {
   if (!KeyOf(u, &key, &a_is_inside, &name)) return;
 
   auto it = open_.find(key);
-  if (it != open_.end() && it->second.open_flows.count(u.flow_id) == 0 &&
+  if (it != open_.end() && u.first_update &&
       u.first.ns > it->second.t.last.ns + options_.gap_ns) {
     // A new flow after a silence longer than the gap: the old transfer is over.
     End(it->second);
@@ -123,16 +123,14 @@ void Sessionizer::OnFlowUpdate(const FlowUpdate& u) {
   t.first = std::min(t.first, u.first);
   t.last = std::max(t.last, u.last);
   const bool ended = u.reason != FlowEndReason::kActive;
-  const bool new_flow = o.open_flows.count(u.flow_id) == 0;
-  if (new_flow) ++t.flows;
-  if (ended) {
-    o.open_flows.erase(u.flow_id);
-  } else {
-    o.open_flows.emplace(u.flow_id, true);
+  if (u.first_update) {
+    ++t.flows;
+    if (!ended) ++t.open_flows;
+    // A flow that starts and ends within one update was still open alongside the others.
+    t.peak_parallel = std::max(t.peak_parallel, t.open_flows + (ended ? 1u : 0u));
+  } else if (ended && t.open_flows > 0) {
+    --t.open_flows;
   }
-  t.open_flows = static_cast<std::uint32_t>(o.open_flows.size());
-  // A flow that starts and ends within one update was still open alongside the others.
-  t.peak_parallel = std::max(t.peak_parallel, t.open_flows + (new_flow && ended ? 1u : 0u));
   if (key.internal) {
     t.kind = capture::Direction::kInternal;
   } else {
@@ -162,7 +160,7 @@ void Sessionizer::EndExpired(std::int64_t now_ns) {
     Open& o = it->second;
     // Stale entry (the transfer moved on since), or a flow still open: its end will come as an
     // update, which makes a new deadline.
-    if (o.t.last.ns + options_.gap_ns != d.at_ns || !o.open_flows.empty()) continue;
+    if (o.t.last.ns + options_.gap_ns != d.at_ns || o.t.open_flows != 0) continue;
     End(o);
     open_.erase(it);
   }

@@ -24,23 +24,28 @@ SiteClassifier::SiteClassifier(const SiteOptions& options) {
 }
 
 void SiteClassifier::Classify(PacketMeta* meta) const noexcept {
-  const bool src_in = IsInside(meta->src);
-  const bool dst_in = IsInside(meta->dst);
+  Classify(meta->src, meta->dst, &meta->direction, &meta->tenant);
+}
+
+void SiteClassifier::Classify(const IpAddress& src, const IpAddress& dst, Direction* direction,
+                              std::uint16_t* tenant) const noexcept {
+  const bool src_in = IsInside(src);
+  const bool dst_in = IsInside(dst);
   if (src_in && dst_in) {
-    meta->direction = Direction::kInternal;
+    *direction = Direction::kInternal;
   } else if (src_in) {
-    meta->direction = Direction::kOutbound;
+    *direction = Direction::kOutbound;
   } else if (dst_in) {
-    meta->direction = Direction::kInbound;
+    *direction = Direction::kInbound;
   } else {
-    meta->direction = Direction::kTransit;
+    *direction = Direction::kTransit;
   }
   if (tenants_.empty()) {
-    meta->tenant = 0;
+    *tenant = 0;
     return;
   }
-  const std::uint16_t t_src = src_in ? TenantOf(meta->src) : 0;
-  meta->tenant = t_src != 0 ? t_src : (dst_in ? TenantOf(meta->dst) : 0);
+  const std::uint16_t t_src = src_in ? TenantOf(src) : 0;
+  *tenant = t_src != 0 ? t_src : (dst_in ? TenantOf(dst) : 0);
 }
 
 }  // namespace weighbridge::capture

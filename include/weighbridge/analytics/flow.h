@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "weighbridge/capture/packet_meta.h"
+#include "weighbridge/capture/site.h"
 #include "weighbridge/core/ip.h"
 #include "weighbridge/core/units.h"
 
@@ -19,6 +20,10 @@ struct PipelineOptions {
   // After a RST, or FINs from both sides, packets within this much stream time still belong to
   // the flow (late ACKs, retransmitted FINs); then it ends.
   std::int64_t close_linger_ns = 5 * kNanosPerSecond;
+  // When set, each flow's direction and tenant come from here, once per flow at its first
+  // packet, rather than from the decoder per packet (the capture thread is the one to spare).
+  // Not owned; read-only and shared by all shards.
+  const capture::SiteClassifier* site = nullptr;
 };
 
 // A bidirectional flow's identity. `a` is the endpoint that sent the first packet seen.
@@ -70,6 +75,7 @@ struct FlowUpdate {
   capture::Direction direction = capture::Direction::kTransit;  /**< of the first packet (a -> b) */
   std::uint16_t tenant = 0;       /**< tenant index + 1 of the inside end, 0 none */
   FlowEndReason reason = FlowEndReason::kActive;
+  bool first_update = true;       /**< the flow's first update (consumers count flows by it) */
   StreamTime at;                  /**< event time, ns: when this update happened in stream time,
                                        decided from packet times alone (idle: last + idle timeout;
                                        active: the packet that crossed the boundary), so consumers

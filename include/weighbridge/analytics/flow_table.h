@@ -2,6 +2,7 @@
 // at construction; nothing allocates on the packet path. Owned and used by exactly one thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -15,10 +16,12 @@
 
 namespace weighbridge::analytics {
 
+// The idle-flow sweep visits every slot once per this much stream time.
+inline constexpr std::int64_t kSweepPeriodSeconds = 5;
 // Every update a table emits after it has seen stream time T has an event time (FlowUpdate::at)
 // of at least T minus this: idle flows are found by a sweep that visits every slot once per
-// second of stream time, and packets may arrive up to a second out of order.
-inline constexpr std::int64_t kUpdateWatermarkLagNs = 2 * kNanosPerSecond;
+// sweep period, and packets may arrive up to a second out of order.
+inline constexpr std::int64_t kUpdateWatermarkLagNs = (kSweepPeriodSeconds + 1) * kNanosPerSecond;
 
 struct alignas(kCacheLine) FlowTableCounters {
   RelaxedCounter packets;          // packets accounted
@@ -26,6 +29,9 @@ struct alignas(kCacheLine) FlowTableCounters {
   RelaxedCounter flows_ended;      // idle, closed, flushed
   RelaxedCounter evictions;        // flows pushed out of a full table (their counts are emitted)
   RelaxedCounter active_flows;     // gauge
+  // Packets and L3 bytes (scaled by sample weight) by the packet's own direction.
+  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)> direction_packets;
+  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)> direction_l3_bytes;
 };
 
 class FlowTable {
@@ -69,11 +75,16 @@ class FlowTable {
 
   PipelineOptions options_;
   FlowSink* sink_;
-  std::vector<Slot> slots_;
+  // The slots live in their own anonymous mapping: zero pages until touched (so an idle table
+  // costs little), and transparent huge pages where the kernel allows (fewer TLB misses on the
+  // random accesses that flow lookups are).
+  Slot* slots_ = nullptr;
+  std::size_t slot_count_ = 0;
+  std::size_t mapped_bytes_ = 0;
   std::size_t size_ = 0;
   std::size_t max_size_ = 0;
   std::size_t sweep_cursor_ = 0;
-  std::uint64_t sweep_debt_ = 0;  // slots * ns of stream time not yet turned into visits
+  std::uint64_t sweep_debt_ = 0;  // slots * us of stream time not yet turned into visits
   StreamTime swept_to_;
   FlowTableCounters counters_;
 };

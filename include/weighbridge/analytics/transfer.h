@@ -90,9 +90,8 @@ class Sessionizer : public FlowSink {
     std::size_t operator()(const Key& k) const noexcept;
   };
   struct Open {
-    Transfer t;
-    std::unordered_map<std::uint64_t, bool> open_flows;  // flows seen and not yet ended
-    std::int64_t window_start_ns = 0;                     // for the peak rate
+    Transfer t;  // t.open_flows: flows seen and not yet ended
+    std::int64_t window_start_ns = 0;  // for the peak rate
     std::uint64_t window_payload = 0;
   };
   struct Deadline {

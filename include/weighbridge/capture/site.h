@@ -14,13 +14,22 @@ namespace weighbridge::capture {
 struct TenantOptions {
   std::string name;
   std::vector<Prefix> prefixes;
+  friend bool operator==(const TenantOptions&, const TenantOptions&) = default;
 };
 
 // Filled in by app/ from `site:` in the config.
 struct SiteOptions {
   std::vector<Prefix> inside;
   std::vector<TenantOptions> tenants;
+  friend bool operator==(const SiteOptions&, const SiteOptions&) = default;
 };
+
+// The direction of the reverse packet: inbound and outbound swap; internal and transit stay.
+inline Direction Reverse(Direction d) {
+  return d == Direction::kInbound    ? Direction::kOutbound
+         : d == Direction::kOutbound ? Direction::kInbound
+                                     : d;
+}
 
 // Read-only after construction; safe to share between capture threads.
 class SiteClassifier {
@@ -37,6 +46,8 @@ class SiteClassifier {
   // Sets meta->direction and meta->tenant (the tenant of the inside end; for internal traffic the
   // source's tenant, else the destination's).
   void Classify(PacketMeta* meta) const noexcept;
+  void Classify(const IpAddress& src, const IpAddress& dst, Direction* direction,
+                std::uint16_t* tenant) const noexcept;
   const std::vector<std::string>& tenant_names() const { return tenant_names_; }
 
  private:

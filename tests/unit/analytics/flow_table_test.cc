@@ -173,8 +173,8 @@ TEST(FlowTable, IdleTimeoutEndsAFlowInStreamTime) {
   table.Account(Udp("10.0.0.1", 1000, "10.0.0.2", 2000, 100 * kSec, 100));
   table.AdvanceTo(StreamTime::FromNanos(105 * kSec));
   EXPECT_TRUE(rec.updates.empty());
-  // Advance in small steps, as bursts do; the sweep completes within a second of stream time.
-  for (std::int64_t t = 105 * kSec; t <= 112 * kSec; t += kSec / 10) {
+  // Advance in small steps, as bursts do; the sweep completes within a sweep period.
+  for (std::int64_t t = 105 * kSec; t <= (111 + kSweepPeriodSeconds) * kSec; t += kSec / 10) {
     table.AdvanceTo(StreamTime::FromNanos(t));
   }
   ASSERT_EQ(rec.updates.size(), 1u);
@@ -271,19 +271,20 @@ TEST(FlowTable, BackwardShiftDeletionKeepsEveryFlowFindable) {
   // be found (a second packet joins it instead of creating a new flow).
   Recorder rec;
   PipelineOptions opt;
-  opt.idle_timeout_ns = 2 * kSec;
+  opt.idle_timeout_ns = 20 * kSec;
   FlowTable table(opt, 4096, &rec);
   for (int i = 0; i < 3000; ++i) {
-    PacketMeta m = Udp("10.0.0.1", 1, "10.0.0.2", 2, i % 2 == 0 ? 10 * kSec : 11 * kSec + kSec / 2, 10);
+    PacketMeta m = Udp("10.0.0.1", 1, "10.0.0.2", 2, i % 2 == 0 ? 10 * kSec : 25 * kSec, 10);
     m.src_port = static_cast<std::uint16_t>(i + 1);
     table.Account(m);
   }
-  for (std::int64_t t = 11 * kSec; t <= 13 * kSec + 4 * kSec / 10; t += kSec / 100) {
+  const std::int64_t end = (30 + kSweepPeriodSeconds + 1) * kSec;
+  for (std::int64_t t = 25 * kSec; t <= end; t += kSec / 100) {
     table.AdvanceTo(StreamTime::FromNanos(t));
   }
-  EXPECT_EQ(table.size(), 1500u);  // the even ones (t=10 s) idled out at 12 s, the odd not yet
+  EXPECT_EQ(table.size(), 1500u);  // the even ones (t=10 s) idled out at 30 s, the odd not yet
   for (int i = 1; i < 3000; i += 2) {
-    PacketMeta m = Udp("10.0.0.2", 2, "10.0.0.1", 1, 13 * kSec + 4 * kSec / 10, 10);
+    PacketMeta m = Udp("10.0.0.2", 2, "10.0.0.1", 1, end, 10);
     m.dst_port = static_cast<std::uint16_t>(i + 1);
     table.Account(m);
   }

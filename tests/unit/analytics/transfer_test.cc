@@ -45,6 +45,12 @@ FlowUpdate Flow(const char* a, std::uint16_t a_port, const char* b, std::uint16_
   u.direction = dir;
   u.reason = reason;
   u.at = StreamTime::FromNanos(reason == FlowEndReason::kActive ? last : last + 60 * kSec);
+  u.first_update = true;  // a flow's later updates say otherwise (see Later)
+  return u;
+}
+
+FlowUpdate Later(FlowUpdate u) {
+  u.first_update = false;
   return u;
 }
 
@@ -61,9 +67,9 @@ TEST(Sessionizer, ParallelStreamsToOnePeerGroupAreOneTransfer) {
     updates.push_back(Flow("10.30.1.5", static_cast<std::uint16_t>(50000 + i), peers[i], 443,
                            capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 60 * kSec,
                            part / 2, 1000, FlowEndReason::kActive, 100 + i));
-    updates.push_back(Flow("10.30.1.5", static_cast<std::uint16_t>(50000 + i), peers[i], 443,
-                           capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 120 * kSec,
-                           part - part / 2, 1000, FlowEndReason::kClosed, 100 + i));
+    updates.push_back(Later(Flow("10.30.1.5", static_cast<std::uint16_t>(50000 + i), peers[i], 443,
+                                 capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 120 * kSec,
+                                 part - part / 2, 1000, FlowEndReason::kClosed, 100 + i)));
   }
   std::stable_sort(updates.begin(), updates.end(),
                    [](const FlowUpdate& x, const FlowUpdate& y) { return x.at < y.at; });

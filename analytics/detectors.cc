@@ -1,0 +1,816 @@
+#include "weighbridge/analytics/detectors.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <utility>
+
+namespace weighbridge::analytics {
+
+std::string_view AlertKindName(AlertKind k) {
+  switch (k) {
+    case AlertKind::kWeightTransfer:
+      return "weight_transfer";
+    case AlertKind::kDatasetIngest:
+      return "dataset_ingest";
+    case AlertKind::kStagingIngest:
+      return "staging_ingest";
+    case AlertKind::kTrainAndReturn:
+      return "train_and_return";
+    case AlertKind::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view AlertSeverityName(AlertSeverity s) {
+  switch (s) {
+    case AlertSeverity::kInfo:
+      return "info";
+    case AlertSeverity::kWarning:
+      return "warning";
+    case AlertSeverity::kCritical:
+      return "critical";
+    case AlertSeverity::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string_view AlertStateName(AlertState s) {
+  switch (s) {
+    case AlertState::kActive:
+      return "active";
+    case AlertState::kEnded:
+      return "ended";
+    case AlertState::kCount:
+      break;
+  }
+  return "unknown";
+}
+
+std::string AlertIdString(std::uint64_t id) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(id));
+  return buf;
+}
+
+namespace {
+
+inline std::uint64_t Mix64(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+std::uint64_t HashString(std::string_view s) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across runs and platforms
+  for (const char c : s) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return Mix64(h);
+}
+
+// Alert ids: kind, key and the first stream time, so equal input gives equal ids.
+std::uint64_t AlertId(AlertKind kind, std::uint64_t key_hash, std::int64_t first_ns) {
+  return Mix64(Mix64(static_cast<std::uint64_t>(kind) + 1) ^ key_hash ^
+               Mix64(static_cast<std::uint64_t>(first_ns)));
+}
+
+// Byte sums saturate instead of wrapping: 2^64 bytes is 18 EB, so this never triggers in
+// practice, but a wrapped sum would silently drop below every threshold.
+inline std::uint64_t SatAdd(std::uint64_t a, std::uint64_t b) {
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
+}
+
+inline std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  const std::int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+inline std::int64_t CeilBuckets(std::int64_t span_ns, std::int64_t bucket_ns) {
+  return std::max<std::int64_t>(1, (span_ns + bucket_ns - 1) / bucket_ns);
+}
+
+bool SameFamily(const Prefix& a, const Prefix& b) {
+  return a.IsV4() == b.IsV4();
+}
+// `outer` holds every address of `inner`.
+bool Covers(const Prefix& outer, const Prefix& inner) {
+  return SameFamily(outer, inner) && outer.length <= inner.length && outer.Contains(inner.network);
+}
+bool Overlaps(const Prefix& a, const Prefix& b) {
+  return Covers(a, b) || Covers(b, a);
+}
+
+Prefix HostPrefix(const IpAddress& a) {
+  return Prefix{a, a.IsV4() ? 32 : 128};
+}
+
+struct Sums {
+  std::uint64_t l3_bytes = 0;
+  std::uint64_t payload_bytes = 0;
+  std::int64_t first_ns = std::numeric_limits<std::int64_t>::max();  // earliest byte counted
+};
+
+// Volume per bucket of stream time, only non-empty buckets kept, in bucket order. Byte counts
+// arrive at the time of the update that reported them (Transfer::last), so they are attributed
+// to that bucket.
+class VolumeSeries {
+ public:
+  void Add(std::int64_t index, std::int64_t t_ns, std::uint64_t l3, std::uint64_t payload) {
+    last_ns_ = std::max(last_ns_, t_ns);
+    // Updates come in event-time order, so the right bucket is the last one or near it.
+    auto it = buckets_.end();
+    while (it != buckets_.begin() && std::prev(it)->index > index) --it;
+    if (it != buckets_.begin() && std::prev(it)->index == index) {
+      Bucket& b = *std::prev(it);
+      b.l3 = SatAdd(b.l3, l3);
+      b.payload = SatAdd(b.payload, payload);
+      b.first_ns = std::min(b.first_ns, t_ns);
+      return;
+    }
+    buckets_.insert(it, Bucket{index, t_ns, l3, payload});
+  }
+  // The latest byte time added, for alerts' last_seen.
+  std::int64_t last_ns() const { return last_ns_; }
+  // Buckets with index in [from, to].
+  Sums Sum(std::int64_t from, std::int64_t to) const {
+    Sums s;
+    for (auto it = buckets_.rbegin(); it != buckets_.rend() && it->index >= from; ++it) {
+      if (it->index > to) continue;
+      s.l3_bytes = SatAdd(s.l3_bytes, it->l3);
+      s.payload_bytes = SatAdd(s.payload_bytes, it->payload);
+      s.first_ns = std::min(s.first_ns, it->first_ns);
+    }
+    return s;
+  }
+  void DropBefore(std::int64_t index) {
+    while (!buckets_.empty() && buckets_.front().index < index) buckets_.pop_front();
+  }
+  bool empty() const { return buckets_.empty(); }
+
+ private:
+  struct Bucket {
+    std::int64_t index;
+    std::int64_t first_ns;
+    std::uint64_t l3;
+    std::uint64_t payload;
+  };
+  std::deque<Bucket> buckets_;
+  std::int64_t last_ns_ = std::numeric_limits<std::int64_t>::min();
+};
+
+// One window's alert for one key (ingest: group and tenant; staging: uploader).
+struct WindowAlert {
+  bool active = false;
+  // dataset_ingest: when a crossed alert last ended. No projection for one window length after,
+  // so a window sliding just below its threshold does not turn into a projected alert at once.
+  std::int64_t crossed_end_ns = std::numeric_limits<std::int64_t>::min();
+  bool suppressed = false;  // staging: above threshold but the host has bulk history
+  Alert alert;
+  std::uint64_t reported_payload = 0;  // payload_bytes of the last version reported
+};
+
+struct IngestState {
+  std::string key;
+  std::string group_key;  // train_and_return's key: the group without the tenant
+  Prefix group;
+  std::string name;
+  std::uint16_t tenant = 0;
+  VolumeSeries series;
+  std::vector<WindowAlert> windows;
+};
+
+struct StagingState {
+  std::string key;
+  Prefix uploader;
+  Prefix storage;
+  std::uint16_t tenant = 0;
+  VolumeSeries series;
+  WindowAlert wa;
+};
+
+// What the engine has taken from one transfer so far.
+struct TransferTrack {
+  std::uint64_t sent_l3 = 0;
+  std::uint64_t sent_payload = 0;
+  std::uint64_t received_l3 = 0;
+  std::uint64_t received_payload = 0;
+  bool weight_decided = false;  // raised, or found allow-listed
+  bool weight_allowed = false;
+  std::optional<Alert> weight;
+  std::uint64_t reported_payload = 0;
+  std::optional<Alert> train;  // the train_and_return alert linked to `weight`
+};
+
+}  // namespace
+
+struct DetectorEngine::Impl {
+  DetectOptions o;
+  const ModelCatalog* catalog;
+  AlertSink* sink;
+  std::int64_t now_ns = std::numeric_limits<std::int64_t>::min();
+  std::int64_t start_ns = std::numeric_limits<std::int64_t>::min();
+  std::int64_t last_prune_bucket = std::numeric_limits<std::int64_t>::min();
+  DetectorCounters counters;
+
+  std::unordered_map<std::uint64_t, TransferTrack> transfers;
+  // Ordered maps: sweeps visit keys in a fixed order, so alerts come out in the same order on
+  // every run.
+  std::map<std::string, IngestState> ingest;
+  std::map<std::string, StagingState> staging;
+  std::map<std::string, IngestMemory> memory;
+  std::set<std::string> active_ingest;
+  std::set<std::string> active_staging;
+
+  Impl(DetectOptions options, const ModelCatalog* c, AlertSink* s)
+      : o(std::move(options)), catalog(c), sink(s) {
+    if (o.bucket_ns <= 0) o.bucket_ns = 60 * kNanosPerSecond;
+  }
+
+  std::int64_t Bucket(std::int64_t t_ns) const { return FloorDiv(t_ns, o.bucket_ns); }
+
+  std::string TenantName(std::uint16_t t) const {
+    return t >= 1 && t <= o.tenant_names.size() ? o.tenant_names[t - 1u] : std::string();
+  }
+
+  bool Allowed(const Prefix& group, const std::string& name, capture::Direction d) const {
+    for (const AllowRuleOptions& r : o.allow) {
+      if (std::find(r.directions.begin(), r.directions.end(), d) == r.directions.end()) continue;
+      if (!name.empty() && r.name == name) return true;
+      for (const Prefix& p : r.prefixes) {
+        if (Covers(p, group)) return true;
+      }
+    }
+    return false;
+  }
+
+  AlertSeverity Severity(AlertSeverity base, const Prefix& group, const std::string& name,
+                         const std::string& tenant) const {
+    const bool sensitive =
+        (!tenant.empty() && std::find(o.sensitive_tenants.begin(), o.sensitive_tenants.end(),
+                                      tenant) != o.sensitive_tenants.end()) ||
+        (!name.empty() && std::find(o.sensitive_groups.begin(), o.sensitive_groups.end(), name) !=
+                              o.sensitive_groups.end()) ||
+        std::any_of(o.sensitive_prefixes.begin(), o.sensitive_prefixes.end(),
+                    [&](const Prefix& p) { return Overlaps(p, group); });
+    return sensitive ? AlertSeverity::kCritical : base;
+  }
+
+  void Emit(const Alert& a) {
+    ++counters.alert_versions;
+    if (a.version == 1) ++counters.alerts;
+    if (sink != nullptr) sink->OnAlert(a);
+  }
+
+  // ---- weight_transfer and train_and_return --------------------------------------------------
+
+  void WeightTransfer(const Transfer& t, TransferTrack& tr) {
+    const std::uint64_t payload = t.sent.payload_bytes;
+    if (!tr.weight_decided) {
+      if (t.kind != capture::Direction::kOutbound || payload < o.weight_transfer.min_size_bytes) {
+        return;
+      }
+      tr.weight_decided = true;
+      if (Allowed(t.external, t.external_name, capture::Direction::kOutbound)) {
+        tr.weight_allowed = true;
+        ++counters.allowed;
+        return;
+      }
+      Alert a;
+      a.id = AlertId(AlertKind::kWeightTransfer, t.id, t.first.ns);
+      a.version = 1;
+      a.kind = AlertKind::kWeightTransfer;
+      a.inside = HostPrefix(t.inside);
+      a.has_inside = true;
+      a.external = t.external;
+      a.external_name = t.external_name;
+      a.direction = capture::Direction::kOutbound;
+      a.tenant = TenantName(t.tenant);
+      a.severity = Severity(AlertSeverity::kWarning, t.external, t.external_name, a.tenant);
+      a.threshold_bytes = o.weight_transfer.min_size_bytes;
+      a.transfer_id = t.id;
+      FillWeight(t, a);
+      tr.weight = a;
+      tr.reported_payload = payload;
+      Emit(a);
+      TrainAndReturn(t, tr);
+      return;
+    }
+    if (tr.weight_allowed || !tr.weight) return;
+    Alert& a = *tr.weight;
+    const std::optional<ModelMatch> before = a.model_match;
+    Alert next = a;
+    FillWeight(t, next);
+    const bool grew =
+        static_cast<double>(payload) >=
+        static_cast<double>(tr.reported_payload) * (1.0 + o.weight_transfer.update_growth_fraction);
+    const bool match_changed = before.has_value() != next.model_match.has_value() ||
+                               (before && (before->name != next.model_match->name ||
+                                           before->dtype != next.model_match->dtype));
+    if (!t.ended && !grew && !match_changed) {
+      a = next;  // keep the latest numbers for Finish without reporting them
+      return;
+    }
+    ++next.version;
+    a = next;
+    tr.reported_payload = payload;
+    Emit(a);
+    if (tr.train && t.ended) {
+      Alert& r = *tr.train;
+      ++r.version;
+      r.state = AlertState::kEnded;
+      r.last_seen = a.last_seen;
+      r.bytes = a.bytes;
+      r.payload_bytes = a.payload_bytes;
+      r.flows = a.flows;
+      r.model_match = a.model_match;
+      Emit(r);
+    }
+  }
+
+  void FillWeight(const Transfer& t, Alert& a) const {
+    a.state = t.ended ? AlertState::kEnded : AlertState::kActive;
+    a.first_seen = t.first;
+    a.last_seen = t.last;
+    a.bytes = t.sent.l3_bytes;
+    a.payload_bytes = t.sent.payload_bytes;
+    a.flows = t.flows;
+    a.model_match = catalog == nullptr ? std::nullopt
+                                       : catalog->Match(t.sent.payload_bytes,
+                                                        o.weight_transfer.tolerance_fraction);
+  }
+
+  // The same named organisation, or overlapping prefixes (an ingest group may be coarser than
+  // the sessionizer's, and a named group is represented by its first prefix).
+  static bool MemoryMatches(const IngestMemory& m, const Transfer& t) {
+    if (!m.group_name.empty() && m.group_name == t.external_name) return true;
+    return Overlaps(m.group, t.external);
+  }
+
+  // Called once, when a weight_transfer alert is first raised.
+  void TrainAndReturn(const Transfer& t, TransferTrack& tr) {
+    const IngestMemory* best = nullptr;
+    for (const auto& [key, m] : memory) {
+      if (!MemoryMatches(m, t)) continue;
+      if (m.first_seen > t.first) continue;  // the ingest must come first
+      if (t.first.ns - m.last_seen.ns > o.train_and_return.within_ns) continue;
+      if (best == nullptr || m.last_seen > best->last_seen) best = &m;
+    }
+    if (best == nullptr) return;
+    const Alert& w = *tr.weight;
+    Alert r = w;
+    r.kind = AlertKind::kTrainAndReturn;
+    r.id = AlertId(AlertKind::kTrainAndReturn, w.id, best->first_seen.ns);
+    r.version = 1;
+    r.severity = AlertSeverity::kCritical;
+    r.first_seen = best->first_seen;
+    r.linked_ids = best->alert_ids;
+    r.linked_ids.push_back(w.id);
+    r.state = w.state;  // a transfer first reported at its end gives an ended pair at once
+    tr.train = r;
+    Emit(r);
+  }
+
+  void Remember(const IngestState& s, const Alert& a) {
+    IngestMemory& m = memory[s.group_key];
+    if (m.alert_ids.empty()) {
+      m.group_name = s.name;
+      m.group = s.group;
+      m.first_seen = a.first_seen;
+    }
+    if (std::find(m.alert_ids.begin(), m.alert_ids.end(), a.id) == m.alert_ids.end()) {
+      m.alert_ids.push_back(a.id);
+    }
+    m.first_seen = std::min(m.first_seen, a.first_seen);
+    m.last_seen = std::max(m.last_seen, a.last_seen);
+    m.payload_bytes = std::max(m.payload_bytes, a.payload_bytes);
+  }
+
+  // ---- dataset_ingest -------------------------------------------------------------------------
+
+  void IngestBytes(const Transfer& t, std::uint64_t l3, std::uint64_t payload) {
+    if (o.ingest.windows.empty() || payload == 0) return;
+    if (Allowed(t.external, t.external_name, capture::Direction::kInbound)) return;
+    Prefix group = t.external;
+    if (t.external_name.empty()) {
+      const int want = group.IsV4() ? o.ingest.ipv4_group_len : o.ingest.ipv6_group_len;
+      const int len = std::min(want, group.length);
+      group = Prefix{group.network.Masked(len), len};
+    }
+    std::string group_key = t.external_name.empty() ? group.ToString() : "name:" + t.external_name;
+    std::string key = group_key + "|" + std::to_string(t.tenant);
+    auto [it, fresh] = ingest.try_emplace(key);
+    IngestState& s = it->second;
+    if (fresh) {
+      s.key = key;
+      s.group_key = std::move(group_key);
+      s.group = group;
+      s.name = t.external_name;
+      s.tenant = t.tenant;
+      s.windows.resize(o.ingest.windows.size());
+    }
+    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload);
+    EvaluateIngest(s);
+  }
+
+  void EvaluateIngest(IngestState& s) {
+    const std::int64_t cur = Bucket(now_ns);
+    bool any_active = false;
+    for (std::size_t w = 0; w < o.ingest.windows.size(); ++w) {
+      const IngestWindowOptions& wo = o.ingest.windows[w];
+      WindowAlert& wa = s.windows[w];
+      const std::int64_t n = CeilBuckets(wo.window_ns, o.bucket_ns);
+      const Sums sum = s.series.Sum(cur - n + 1, cur);
+      const bool crossed = sum.payload_bytes > wo.threshold_bytes;
+      std::optional<std::int64_t> eta_ns;
+      const bool was_crossed = wa.active && !wa.alert.projected;
+      const bool cooling = wa.crossed_end_ns != std::numeric_limits<std::int64_t>::min() &&
+                           now_ns - wa.crossed_end_ns < wo.window_ns;
+      if (!crossed && !was_crossed && !cooling) eta_ns = Projection(s.series, wo, sum);
+      if (crossed || eta_ns) {
+        if (!wa.active) {
+          const std::int64_t cooled = wa.crossed_end_ns;
+          wa = WindowAlert{};
+          wa.crossed_end_ns = cooled;
+          wa.active = true;
+          Alert& a = wa.alert;
+          a.id =
+              AlertId(AlertKind::kDatasetIngest,
+                      HashString(s.key) ^ Mix64(static_cast<std::uint64_t>(wo.window_ns)), now_ns);
+          a.version = 0;
+          a.kind = AlertKind::kDatasetIngest;
+          a.first_seen = StreamTime{std::min(sum.first_ns, now_ns)};
+          a.external = s.group;
+          a.external_name = s.name;
+          a.direction = capture::Direction::kInbound;
+          a.tenant = TenantName(s.tenant);
+          a.window_ns = wo.window_ns;
+          a.threshold_bytes = wo.threshold_bytes;
+        }
+        Alert& a = wa.alert;
+        const bool was_projected = a.version > 0 && a.projected;
+        const bool first = a.version == 0;
+        a.last_seen = StreamTime{s.series.last_ns()};
+        a.bytes = std::max(a.bytes, sum.l3_bytes);
+        a.payload_bytes = std::max(a.payload_bytes, sum.payload_bytes);
+        a.projected = !crossed;
+        a.projected_crossing = eta_ns ? StreamTime{now_ns + *eta_ns} : StreamTime{};
+        a.rate_bps = RateBps(s.series);
+        a.severity = crossed ? Severity(AlertSeverity::kWarning, s.group, s.name, a.tenant)
+                             : AlertSeverity::kInfo;
+        const bool grew = static_cast<double>(a.payload_bytes) >=
+                          static_cast<double>(wa.reported_payload) *
+                              (1.0 + o.weight_transfer.update_growth_fraction);
+        if (first || (was_projected && crossed) || grew) {
+          ++a.version;
+          wa.reported_payload = a.payload_bytes;
+          Emit(a);
+        }
+        if (crossed) Remember(s, a);
+        any_active = true;
+      } else if (wa.active) {
+        Alert& a = wa.alert;
+        ++a.version;
+        a.state = AlertState::kEnded;
+        if (a.projected) a.rate_bps = RateBps(s.series);
+        Emit(a);
+        if (!a.projected) {
+          Remember(s, a);
+          wa.crossed_end_ns = now_ns;
+        }
+        wa.active = false;
+      }
+    }
+    if (any_active) {
+      active_ingest.insert(s.key);
+    } else {
+      active_ingest.erase(s.key);
+    }
+  }
+
+  double RateBps(const VolumeSeries& series) const {
+    const std::int64_t cur = Bucket(now_ns);
+    const std::int64_t rn = CeilBuckets(o.ingest.rate_span_ns, o.bucket_ns);
+    const Sums r = series.Sum(cur - rn + 1, cur);
+    // The span is the full buckets plus the elapsed part of the current one.
+    const std::int64_t span_ns = std::max<std::int64_t>(now_ns - (cur - rn + 1) * o.bucket_ns, 1);
+    return static_cast<double>(r.payload_bytes) * 8e9 / static_cast<double>(span_ns);
+  }
+
+  // How long until the window passes its threshold at the recent rate, if within the window.
+  std::optional<std::int64_t> Projection(const VolumeSeries& series, const IngestWindowOptions& wo,
+                                         const Sums& sum) const {
+    if (!(o.ingest.projection_min_fraction > 0)) return std::nullopt;
+    if (static_cast<double>(sum.payload_bytes) <
+        o.ingest.projection_min_fraction * static_cast<double>(wo.threshold_bytes)) {
+      return std::nullopt;
+    }
+    const double bytes_per_ns = RateBps(series) / 8e9;
+    if (!(bytes_per_ns > 0)) return std::nullopt;
+    const double need = static_cast<double>(wo.threshold_bytes - sum.payload_bytes) + 1.0;
+    const double eta = need / bytes_per_ns;
+    if (eta > static_cast<double>(wo.window_ns)) return std::nullopt;
+    return static_cast<std::int64_t>(eta);
+  }
+
+  // ---- staging_ingest -------------------------------------------------------------------------
+
+  const Prefix* StorageOf(const Prefix& p) const {
+    for (const Prefix& s : o.staging.storage) {
+      if (Overlaps(s, p)) return &s;
+    }
+    return nullptr;
+  }
+
+  void StagingBytes(const Transfer& t, std::uint64_t sent_l3, std::uint64_t sent_payload,
+                    std::uint64_t received_l3, std::uint64_t received_payload) {
+    if (o.staging.storage.empty()) return;
+    const Prefix inside = HostPrefix(t.inside);
+    const Prefix* peer_storage = StorageOf(t.external);
+    const Prefix* inside_storage = StorageOf(inside);
+    Prefix uploader;
+    const Prefix* storage = nullptr;
+    std::uint64_t payload = 0;
+    std::uint64_t l3 = 0;
+    if (peer_storage != nullptr && inside_storage == nullptr) {
+      uploader = inside;  // the host pushes into storage
+      storage = peer_storage;
+      payload = sent_payload;
+      l3 = sent_l3;
+    } else if (inside_storage != nullptr && peer_storage == nullptr) {
+      uploader = t.external;  // storage pulls from the host; only its group is known
+      storage = inside_storage;
+      payload = received_payload;
+      l3 = received_l3;
+    } else {
+      return;  // storage to storage (replication) or neither side is storage
+    }
+    if (payload == 0) return;
+    if (Allowed(uploader, "", capture::Direction::kInternal)) return;
+    const std::string key = uploader.ToString();
+    auto [it, fresh] = staging.try_emplace(key);
+    StagingState& s = it->second;
+    if (fresh) {
+      s.key = key;
+      s.uploader = uploader;
+      s.storage = *storage;
+      s.tenant = t.tenant;
+    }
+    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload);
+    EvaluateStaging(s);
+  }
+
+  void EvaluateStaging(StagingState& s) {
+    const std::int64_t cur = Bucket(now_ns);
+    const std::int64_t n = CeilBuckets(o.staging.window_ns, o.bucket_ns);
+    const Sums sum = s.series.Sum(cur - n + 1, cur);
+    WindowAlert& wa = s.wa;
+    const bool above = sum.payload_bytes > o.staging.threshold_bytes;
+    if (!above) {
+      wa.suppressed = false;
+      if (wa.active) {
+        Alert& a = wa.alert;
+        ++a.version;
+        a.state = AlertState::kEnded;
+        Emit(a);
+        wa.active = false;
+      }
+      active_staging.erase(s.key);
+      return;
+    }
+    if (wa.suppressed) return;
+    if (!wa.active) {
+      if (now_ns - start_ns < o.staging.learning_ns) return;  // judged again on the next bytes
+      const std::int64_t bn = CeilBuckets(o.staging.baseline_ns, o.bucket_ns);
+      const Sums baseline = s.series.Sum(cur - n - bn + 1, cur - n);
+      if (baseline.payload_bytes >= o.staging.baseline_max_bytes) {
+        wa.suppressed = true;  // a host with bulk history: not staging, until it falls below
+        return;
+      }
+      wa = WindowAlert{};
+      wa.active = true;
+      Alert& a = wa.alert;
+      a.id = AlertId(AlertKind::kStagingIngest, HashString(s.key), now_ns);
+      a.version = 1;
+      a.kind = AlertKind::kStagingIngest;
+      a.first_seen = StreamTime{std::min(sum.first_ns, now_ns)};
+      a.last_seen = StreamTime{s.series.last_ns()};
+      a.inside = s.uploader;
+      a.has_inside = true;
+      a.external = s.storage;
+      a.direction = capture::Direction::kInternal;
+      a.tenant = TenantName(s.tenant);
+      a.severity = Severity(AlertSeverity::kWarning, s.uploader, "", a.tenant);
+      a.window_ns = o.staging.window_ns;
+      a.threshold_bytes = o.staging.threshold_bytes;
+      a.bytes = sum.l3_bytes;
+      a.payload_bytes = sum.payload_bytes;
+      wa.reported_payload = a.payload_bytes;
+      Emit(a);
+      active_staging.insert(s.key);
+      return;
+    }
+    Alert& a = wa.alert;
+    a.last_seen = StreamTime{s.series.last_ns()};
+    a.bytes = std::max(a.bytes, sum.l3_bytes);
+    a.payload_bytes = std::max(a.payload_bytes, sum.payload_bytes);
+    if (static_cast<double>(a.payload_bytes) >=
+        static_cast<double>(wa.reported_payload) *
+            (1.0 + o.weight_transfer.update_growth_fraction)) {
+      ++a.version;
+      wa.reported_payload = a.payload_bytes;
+      Emit(a);
+    }
+  }
+
+  // ---- time -----------------------------------------------------------------------------------
+
+  // Moves the clock only; Sweep does what time passing implies.
+  void SetNow(std::int64_t t_ns) {
+    if (start_ns == std::numeric_limits<std::int64_t>::min()) start_ns = t_ns;
+    now_ns = std::max(now_ns, t_ns);
+  }
+
+  void Advance(std::int64_t t_ns) {
+    SetNow(t_ns);
+    Sweep();
+  }
+
+  void Sweep() {
+    // Window alerts can end, and projections lapse, with no new bytes for their key.
+    const std::vector<std::string> ik(active_ingest.begin(), active_ingest.end());
+    for (const std::string& k : ik) EvaluateIngest(ingest.at(k));
+    const std::vector<std::string> sk(active_staging.begin(), active_staging.end());
+    for (const std::string& k : sk) EvaluateStaging(staging.at(k));
+    const std::int64_t cur = Bucket(now_ns);
+    if (cur != last_prune_bucket) {
+      last_prune_bucket = cur;
+      Prune(cur);
+    }
+  }
+
+  void Prune(std::int64_t cur) {
+    std::int64_t keep = CeilBuckets(o.ingest.rate_span_ns, o.bucket_ns);
+    for (const IngestWindowOptions& w : o.ingest.windows) {
+      keep = std::max(keep, CeilBuckets(w.window_ns, o.bucket_ns));
+    }
+    for (auto it = ingest.begin(); it != ingest.end();) {
+      it->second.series.DropBefore(cur - keep + 1);
+      if (it->second.series.empty() && active_ingest.count(it->first) == 0) {
+        it = ingest.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    const std::int64_t skeep = CeilBuckets(o.staging.window_ns, o.bucket_ns) +
+                               CeilBuckets(o.staging.baseline_ns, o.bucket_ns);
+    for (auto it = staging.begin(); it != staging.end();) {
+      it->second.series.DropBefore(cur - skeep + 1);
+      if (it->second.series.empty() && !it->second.wa.active) {
+        it = staging.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = memory.begin(); it != memory.end();) {
+      if (now_ns - it->second.last_seen.ns > o.train_and_return.within_ns) {
+        it = memory.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void OnTransfer(const Transfer& t) {
+    ++counters.transfers;
+    // New bytes are counted before the sweep, so a window that stays above its threshold is not
+    // ended and raised again when a bucket slides out at the same moment.
+    SetNow(t.last.ns);
+    TransferTrack& tr = transfers[t.id];
+    // Counters only grow within a transfer; take what is new since its previous version.
+    auto delta = [](std::uint64_t now_v, std::uint64_t& seen) {
+      const std::uint64_t d = now_v >= seen ? now_v - seen : 0;
+      seen = std::max(seen, now_v);
+      return d;
+    };
+    const std::uint64_t d_sent_l3 = delta(t.sent.l3_bytes, tr.sent_l3);
+    const std::uint64_t d_sent_payload = delta(t.sent.payload_bytes, tr.sent_payload);
+    const std::uint64_t d_recv_l3 = delta(t.received.l3_bytes, tr.received_l3);
+    const std::uint64_t d_recv_payload = delta(t.received.payload_bytes, tr.received_payload);
+    if (t.kind == capture::Direction::kInternal) {
+      StagingBytes(t, d_sent_l3, d_sent_payload, d_recv_l3, d_recv_payload);
+    } else {
+      IngestBytes(t, d_recv_l3, d_recv_payload);
+      WeightTransfer(t, tr);
+    }
+    if (t.ended) transfers.erase(t.id);
+    Sweep();
+  }
+
+  void Finish() {
+    // Transfers the sessionizer never ended (it should have: FlushAll first).
+    std::vector<std::uint64_t> ids;
+    for (const auto& [id, tr] : transfers) {
+      if (tr.weight) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    for (std::uint64_t id : ids) {
+      TransferTrack& tr = transfers.at(id);
+      Alert& a = *tr.weight;
+      ++a.version;
+      a.state = AlertState::kEnded;
+      Emit(a);
+      if (tr.train) {
+        Alert& r = *tr.train;
+        ++r.version;
+        r.state = AlertState::kEnded;
+        r.bytes = a.bytes;
+        r.payload_bytes = a.payload_bytes;
+        r.model_match = a.model_match;
+        r.last_seen = a.last_seen;
+        Emit(r);
+      }
+    }
+    transfers.clear();
+    for (const std::string& k :
+         std::vector<std::string>(active_ingest.begin(), active_ingest.end())) {
+      IngestState& s = ingest.at(k);
+      for (WindowAlert& wa : s.windows) {
+        if (!wa.active) continue;
+        Alert& a = wa.alert;
+        ++a.version;
+        a.state = AlertState::kEnded;
+        Emit(a);
+        if (!a.projected) Remember(s, a);
+        wa.active = false;
+      }
+    }
+    active_ingest.clear();
+    for (const std::string& k :
+         std::vector<std::string>(active_staging.begin(), active_staging.end())) {
+      WindowAlert& wa = staging.at(k).wa;
+      Alert& a = wa.alert;
+      ++a.version;
+      a.state = AlertState::kEnded;
+      Emit(a);
+      wa.active = false;
+    }
+    active_staging.clear();
+  }
+};
+
+DetectorEngine::DetectorEngine(DetectOptions options, const ModelCatalog* catalog, AlertSink* sink)
+    : impl_(std::make_unique<Impl>(std::move(options), catalog, sink)) {}
+
+DetectorEngine::~DetectorEngine() = default;
+
+void DetectorEngine::OnTransfer(const Transfer& t) {
+  impl_->OnTransfer(t);
+}
+
+void DetectorEngine::AdvanceTo(StreamTime now) {
+  impl_->Advance(now.ns);
+}
+
+void DetectorEngine::Finish() {
+  impl_->Finish();
+}
+
+StreamTime DetectorEngine::now() const {
+  return StreamTime{impl_->now_ns == std::numeric_limits<std::int64_t>::min() ? 0 : impl_->now_ns};
+}
+
+const DetectorCounters& DetectorEngine::counters() const {
+  return impl_->counters;
+}
+
+std::vector<IngestMemory> DetectorEngine::ExportMemory() const {
+  std::vector<IngestMemory> out;
+  out.reserve(impl_->memory.size());
+  for (const auto& [key, m] : impl_->memory) out.push_back(m);
+  return out;
+}
+
+void DetectorEngine::ImportMemory(std::vector<IngestMemory> memory) {
+  impl_->memory.clear();
+  for (IngestMemory& m : memory) {
+    const std::string key = m.group_name.empty() ? m.group.ToString() : "name:" + m.group_name;
+    impl_->memory[key] = std::move(m);
+  }
+}
+
+}  // namespace weighbridge::analytics
