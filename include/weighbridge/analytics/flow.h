@@ -13,8 +13,8 @@ namespace weighbridge::analytics {
 
 // Filled in by app/ from `pipeline:`.
 struct PipelineOptions {
-  unsigned workers = 2;                    // shard workers
-  std::uint64_t flow_capacity = 1'000'000;  // flows tracked at once, over all shards
+  unsigned workers = 2;                    // shard worker threads, 1-64
+  std::uint64_t flow_capacity = 1'000'000;  // flows tracked at once, over all shards, >= 1024
   std::int64_t idle_timeout_ns = 60 * kNanosPerSecond;    // a flow silent this long has ended
   std::int64_t active_timeout_ns = 60 * kNanosPerSecond;  // a running flow is reported this often
   // After a RST, or FINs from both sides, packets within this much stream time still belong to
@@ -24,6 +24,7 @@ struct PipelineOptions {
   // packet, rather than from the decoder per packet (the capture thread is the one to spare).
   // Not owned; read-only and shared by all shards.
   const capture::SiteClassifier* site = nullptr;
+  friend bool operator==(const PipelineOptions&, const PipelineOptions&) = default;
 };
 
 // A bidirectional flow's identity. `a` is the endpoint that sent the first packet seen.

@@ -1,0 +1,227 @@
+// The weighbridge configuration: typed structs for every section of the YAML file, the strict
+// loader that fills them, and the check-config explanation. Defaults live in exactly one place:
+// the member initialisers below (and those of the capture option structs). config/weighbridge.yaml
+// states the same values, which a unit test checks.
+//
+// Used by app/ only, at start-up, on one thread. Modules never see YAML: app/ hands each one its
+// own options struct from here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "weighbridge/analytics/flow.h"
+#include "weighbridge/capture/decode.h"
+#include "weighbridge/capture/packet_meta.h"
+#include "weighbridge/capture/pcap_source.h"
+#include "weighbridge/capture/site.h"
+#include "weighbridge/core/ip.h"
+#include "weighbridge/core/units.h"
+
+namespace weighbridge::app {
+
+inline constexpr std::int64_t kNanosPerMinute = 60 * kNanosPerSecond;
+inline constexpr std::int64_t kNanosPerHour = 60 * kNanosPerMinute;
+inline constexpr std::int64_t kNanosPerDay = 24 * kNanosPerHour;
+inline constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+inline constexpr std::uint64_t kTB = 1'000'000'000'000;
+
+// An IP address and port to listen on, written `127.0.0.1:9477` or `[::1]:9477`.
+struct ListenAddress {
+  IpAddress address;
+  std::uint16_t port = 0;
+
+  std::string ToString() const;
+  // Strict: the whole text must match; no host names. Port 1-65535.
+  static bool Parse(std::string_view text, ListenAddress* out);
+  friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
+};
+
+
+enum class CaptureType : std::uint8_t { kPcap, kDpdk, kSynth, kSflow, kIpfix, kNetflow };
+std::string_view CaptureTypeName(CaptureType t);  // "pcap", "dpdk", ...
+
+// `capture: - {type: dpdk, ...}`. Until capture/ publishes its DPDK options, app/ keeps them here.
+struct DpdkSourceConfig {
+  std::vector<std::string> eal;      // EAL arguments, passed through as given
+  std::vector<std::uint16_t> ports;  // DPDK port ids to receive on
+  std::uint16_t queues = 1;          // RX queues per port (RSS spreads flows over them)
+  friend bool operator==(const DpdkSourceConfig&, const DpdkSourceConfig&) = default;
+};
+
+// `capture: - {type: synth, ...}`: the built-in traffic generator.
+struct SynthSourceConfig {
+  std::string scenario;
+  std::uint64_t seed = 1;
+  friend bool operator==(const SynthSourceConfig&, const SynthSourceConfig&) = default;
+};
+
+// `capture: - {type: sflow|ipfix|netflow, ...}`: flow-protocol collectors.
+struct FlowProtocolSourceConfig {
+  ListenAddress listen;
+  std::vector<Prefix> exporters;  // datagrams from anyone else are dropped and counted
+  friend bool operator==(const FlowProtocolSourceConfig&,
+                         const FlowProtocolSourceConfig&) = default;
+};
+
+// One entry of `capture:`. Only the member for `type` is meaningful; the others keep defaults.
+struct CaptureSourceConfig {
+  CaptureType type = CaptureType::kPcap;
+  capture::LiveCaptureOptions pcap;  // type pcap
+  DpdkSourceConfig dpdk;             // type dpdk
+  SynthSourceConfig synth;           // type synth
+  FlowProtocolSourceConfig flow;     // type sflow, ipfix, netflow
+  friend bool operator==(const CaptureSourceConfig&, const CaptureSourceConfig&) = default;
+};
+
+// `pipeline:` is analytics::PipelineOptions itself (its defaults are the config's defaults).
+using PipelineConfig = analytics::PipelineOptions;
+
+// How external peers are grouped into one party: by a prefix of this many bits per family.
+struct ExternalGroupConfig {
+  int ipv4_prefix_len = 24;
+  int ipv6_prefix_len = 48;
+  friend bool operator==(const ExternalGroupConfig&, const ExternalGroupConfig&) = default;
+};
+
+struct WeightTransferConfig {
+  std::uint64_t min_size_bytes = 1 * kGiB;
+  std::int64_t gap_ns = 10 * kNanosPerMinute;
+  ExternalGroupConfig external_group;
+  // Largest relative difference from a catalog size that still counts as a match, in basis
+  // points (1/100 of a percent) so that the value is exact and round-trips through YAML.
+  std::uint32_t tolerance_basis_points = 200;
+  std::string catalog = "config/models.yaml";
+  friend bool operator==(const WeightTransferConfig&, const WeightTransferConfig&) = default;
+};
+
+struct IngestWindowConfig {
+  std::int64_t window_ns = 0;
+  std::uint64_t threshold_bytes = 0;
+  friend bool operator==(const IngestWindowConfig&, const IngestWindowConfig&) = default;
+};
+
+struct IngestConfig {
+  ExternalGroupConfig external_group;
+  std::vector<IngestWindowConfig> windows = {{1 * kNanosPerHour, 10 * kTB},
+                                             {24 * kNanosPerHour, 100 * kTB},
+                                             {7 * kNanosPerDay, 1000 * kTB}};
+  friend bool operator==(const IngestConfig&, const IngestConfig&) = default;
+};
+
+struct StagingConfig {
+  std::int64_t window_ns = 1 * kNanosPerHour;
+  std::uint64_t threshold_bytes = 10 * kTB;
+  std::vector<Prefix> storage;  // each inside site.inside; empty: the detector has nothing to watch
+  friend bool operator==(const StagingConfig&, const StagingConfig&) = default;
+};
+
+struct TrainAndReturnConfig {
+  std::int64_t within_ns = 30 * kNanosPerDay;
+  friend bool operator==(const TrainAndReturnConfig&, const TrainAndReturnConfig&) = default;
+};
+
+// Traffic between the site and these prefixes, in these directions, never alerts.
+struct AllowRuleConfig {
+  std::string name;
+  std::vector<Prefix> prefixes;
+  std::vector<capture::Direction> directions = {
+      capture::Direction::kInbound, capture::Direction::kOutbound, capture::Direction::kInternal,
+      capture::Direction::kTransit};
+  friend bool operator==(const AllowRuleConfig&, const AllowRuleConfig&) = default;
+};
+
+struct DetectConfig {
+  WeightTransferConfig weight_transfer;
+  IngestConfig ingest;
+  StagingConfig staging;
+  TrainAndReturnConfig train_and_return;
+  std::vector<AllowRuleConfig> allow;
+  friend bool operator==(const DetectConfig&, const DetectConfig&) = default;
+};
+
+struct HistoryConfig {
+  std::string path;  // RocksDB directory; empty: no history
+  std::int64_t retention_ns = 90 * kNanosPerDay;
+  friend bool operator==(const HistoryConfig&, const HistoryConfig&) = default;
+};
+
+struct MetricsConfig {
+  ListenAddress listen = {IpAddress::V4(0x7f000001), 9477};
+  friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
+};
+
+// The secret itself never sits in the config: exactly one of secret_file and secret_env names
+// where to read it at start-up.
+struct WebhookConfig {
+  std::string name;
+  std::string url;
+  std::string secret_file;
+  std::string secret_env;
+  std::map<std::string, std::string> headers;  // extra request headers
+  std::int64_t timeout_ns = 10 * kNanosPerSecond;
+  friend bool operator==(const WebhookConfig&, const WebhookConfig&) = default;
+};
+
+struct AlertmanagerConfig {
+  std::string url;  // base URL; alerts go to <url>/api/v2/alerts
+  std::int64_t timeout_ns = 10 * kNanosPerSecond;
+  friend bool operator==(const AlertmanagerConfig&, const AlertmanagerConfig&) = default;
+};
+
+struct AlertsConfig {
+  std::string log_path;  // JSON-lines alert log; empty: none
+  std::vector<WebhookConfig> webhooks;
+  std::vector<AlertmanagerConfig> alertmanager;
+  friend bool operator==(const AlertsConfig&, const AlertsConfig&) = default;
+};
+
+// The whole configuration. Value type; built once at start-up.
+struct Config {
+  // No prefix is inside until the config says so: a sensor must not guess a site's address plan
+  // (without one, every packet is transit and nothing alerts).
+  capture::SiteOptions site;
+  std::vector<CaptureSourceConfig> capture;
+  PipelineConfig pipeline;
+  capture::DecodeOptions decode;
+  DetectConfig detect;
+  HistoryConfig history;
+  MetricsConfig metrics;
+  AlertsConfig alerts;
+  // Things check-config should tell the operator that are not errors (e.g. a value that a module
+  // rounds). Derived from the values above, so equal configs have equal notes.
+  std::vector<std::string> notes;
+  friend bool operator==(const Config&, const Config&) = default;
+};
+
+// Every problem found, one line each: "FILE:LINE:COL: key.path: what was wrong (what is accepted)".
+struct ConfigErrors {
+  std::vector<std::string> lines;
+};
+
+// Reads, parses and validates a config file. `path` is used as given in error lines.
+std::variant<Config, ConfigErrors> LoadConfigFile(const std::string& path);
+// The same for text in memory; `name` stands in for the file name in error lines.
+std::variant<Config, ConfigErrors> LoadConfigText(std::string_view text, std::string_view name);
+// All defaults; equal to what LoadConfigText("", ...) returns.
+Config DefaultConfig();
+// The effective configuration as YAML, every key present, plus the notes as comments. Loading it
+// back gives an equal Config.
+std::string ExplainConfig(const Config& config);
+
+capture::SiteClassifier MakeSiteClassifier(const Config& config);
+
+// Value syntax, exposed for tests. Each returns "" on success, else what was wrong and what would
+// be accepted (without the key path).
+std::string ParseSize(std::string_view text, std::uint64_t* bytes);
+std::string ParseDuration(std::string_view text, std::int64_t* ns);
+std::string ParsePercent(std::string_view text, std::uint32_t* basis_points);
+std::string FormatSize(std::uint64_t bytes);
+std::string FormatDuration(std::int64_t ns);
+std::string FormatPercent(std::uint32_t basis_points);
+
+}  // namespace weighbridge::app

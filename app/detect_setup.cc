@@ -1,0 +1,79 @@
+#include "detect_setup.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "model_catalog_yaml.h"
+
+namespace weighbridge::app {
+
+namespace fs = std::filesystem;
+
+analytics::DetectOptions DetectOptionsFrom(const Config& c) {
+  analytics::DetectOptions d;
+  const DetectConfig& in = c.detect;
+  d.weight_transfer.min_size_bytes = in.weight_transfer.min_size_bytes;
+  d.weight_transfer.tolerance_fraction =
+      static_cast<double>(in.weight_transfer.tolerance_basis_points) / 10000.0;
+  d.ingest.ipv4_group_len = in.ingest.external_group.ipv4_prefix_len;
+  d.ingest.ipv6_group_len = in.ingest.external_group.ipv6_prefix_len;
+  d.ingest.windows.clear();
+  for (const IngestWindowConfig& w : in.ingest.windows) {
+    d.ingest.windows.push_back({w.window_ns, w.threshold_bytes});
+  }
+  d.staging.window_ns = in.staging.window_ns;
+  d.staging.threshold_bytes = in.staging.threshold_bytes;
+  d.staging.storage = in.staging.storage;
+  d.train_and_return.within_ns = in.train_and_return.within_ns;
+  for (const AllowRuleConfig& a : in.allow) d.allow.push_back({a.name, a.prefixes, a.directions});
+  for (const capture::TenantOptions& t : c.site.tenants) d.tenant_names.push_back(t.name);
+  return d;
+}
+
+analytics::SessionizerOptions SessionizerOptionsFrom(const Config& c) {
+  analytics::SessionizerOptions s;
+  s.gap_ns = c.detect.weight_transfer.gap_ns;
+  s.ipv4_group_len = c.detect.weight_transfer.external_group.ipv4_prefix_len;
+  s.ipv6_group_len = c.detect.weight_transfer.external_group.ipv6_prefix_len;
+  s.max_update_delay_ns = c.pipeline.active_timeout_ns + c.pipeline.idle_timeout_ns;
+  return s;
+}
+
+namespace {
+
+// The directory holding the shipped config files: <prefix>/share/weighbridge/config when
+// installed, the source tree's config/ for build/weighbridge.
+std::optional<fs::path> ShippedConfigDir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return std::nullopt;
+  for (const fs::path& candidate :
+       {exe.parent_path().parent_path() / "config",
+        exe.parent_path().parent_path() / "share" / "weighbridge" / "config"}) {
+    if (fs::is_regular_file(candidate / "models.yaml", ec)) return candidate;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<analytics::ModelCatalog> LoadCatalogFor(const Config& config,
+                                               const std::optional<std::string>& config_path) {
+  fs::path path = config.detect.weight_transfer.catalog;
+  if (path.is_relative()) {
+    // Beside the config file first; then the catalog shipped with weighbridge.
+    std::error_code ec;
+    const fs::path beside = config_path ? fs::path(*config_path).parent_path() / path : path;
+    if (fs::is_regular_file(beside, ec)) {
+      path = beside;
+    } else if (auto dir = ShippedConfigDir()) {
+      path = *dir / path.filename();
+    }
+  }
+  auto spec = LoadModelCatalog({path.string()});
+  if (!spec.ok()) return spec.status();
+  return analytics::ModelCatalog::Build(std::move(*spec));
+}
+
+}  // namespace weighbridge::app
