@@ -44,8 +44,8 @@ inline std::uint64_t EndpointHash(const IpAddress& a, std::uint16_t port) {
 inline std::uint64_t KeyHash(const IpAddress& a, std::uint16_t a_port, const IpAddress& b,
                              std::uint16_t b_port, std::uint8_t proto, std::uint16_t vlan) {
   // Adding the two endpoint hashes is commutative, so both directions hash alike.
-  return Mix64((EndpointHash(a, a_port) + EndpointHash(b, b_port)) ^
-               (std::uint64_t{proto} << 16) ^ vlan);
+  return Mix64((EndpointHash(a, a_port) + EndpointHash(b, b_port)) ^ (std::uint64_t{proto} << 16) ^
+               vlan);
 }
 
 // Slot state bits.
@@ -62,11 +62,16 @@ constexpr std::uint8_t kReported = 1 << 6;  // an update went out (for a flow st
 
 const char* FlowEndReasonName(FlowEndReason r) {
   switch (r) {
-    case FlowEndReason::kActive: return "active";
-    case FlowEndReason::kIdle: return "idle";
-    case FlowEndReason::kClosed: return "closed";
-    case FlowEndReason::kEvicted: return "evicted";
-    case FlowEndReason::kFlushed: return "flushed";
+    case FlowEndReason::kActive:
+      return "active";
+    case FlowEndReason::kIdle:
+      return "idle";
+    case FlowEndReason::kClosed:
+      return "closed";
+    case FlowEndReason::kEvicted:
+      return "evicted";
+    case FlowEndReason::kFlushed:
+      return "flushed";
   }
   return "unknown";
 }
@@ -79,17 +84,17 @@ std::uint64_t SymmetricFlowHash(const capture::PacketMeta& m) noexcept {
 // budget (at most 128 bytes at the table's maximum load), so counters here are deltas since the
 // last update, 32 bits wide, and an update goes out before one could wrap.
 struct FlowTable::Slot {
-  IpAddress a;                  // the endpoint that sent the first packet seen
+  IpAddress a;  // the endpoint that sent the first packet seen
   IpAddress b;
   std::uint16_t a_port;
   std::uint16_t b_port;
   std::uint16_t vlan;
   std::uint8_t proto;
   capture::Direction direction;  // of the first packet
-  std::uint32_t hash32;         // low 32 bits of the flow hash: home slot and a cheap filter
+  std::uint32_t hash32;          // low 32 bits of the flow hash: home slot and a cheap filter
   std::uint16_t tenant;
-  std::uint8_t tcp_flags;       // OR of flags since the last update
-  std::uint8_t state;           // kUsed, kFin*, kClosing, kTcpStarted*, kReported
+  std::uint8_t tcp_flags;  // OR of flags since the last update
+  std::uint8_t state;      // kUsed, kFin*, kClosing, kTcpStarted*, kReported
   std::int64_t first_ns;
   std::int64_t last_ns;
   std::uint32_t packets_ab;
@@ -106,8 +111,12 @@ struct FlowTable::Slot {
 };
 static_assert(sizeof(IpAddress) == 16);
 
-std::size_t FlowTable::BytesPerSlot() { return sizeof(Slot); }
-std::size_t FlowTable::slot_count() const { return slot_count_; }
+std::size_t FlowTable::BytesPerSlot() {
+  return sizeof(Slot);
+}
+std::size_t FlowTable::slot_count() const {
+  return slot_count_;
+}
 
 FlowTable::FlowTable(const PipelineOptions& options, std::uint64_t capacity, FlowSink* sink)
     : options_(options), sink_(sink) {
@@ -119,14 +128,17 @@ FlowTable::FlowTable(const PipelineOptions& options, std::uint64_t capacity, Flo
   static_assert(std::is_trivially_copyable_v<Slot>);
   constexpr std::size_t kHugePage = 2u << 20;
   mapped_bytes_ = (slot_count_ * sizeof(Slot) + kHugePage - 1) / kHugePage * kHugePage;
-  void* p = mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      mmap(nullptr, mapped_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();  // at startup only: sized from the config
-  madvise(p, mapped_bytes_, MADV_HUGEPAGE);  // advice: fine if the kernel says no
+  madvise(p, mapped_bytes_, MADV_HUGEPAGE);     // advice: fine if the kernel says no
   slots_ = static_cast<Slot*>(p);
   max_size_ = static_cast<std::size_t>(want);
 }
 
-FlowTable::~FlowTable() { munmap(slots_, mapped_bytes_); }
+FlowTable::~FlowTable() {
+  munmap(slots_, mapped_bytes_);
+}
 
 std::size_t FlowTable::Home(std::uint32_t hash32) const noexcept {
   // Multiply-shift maps the hash onto [0, slots) without a division or a power-of-two size.
@@ -174,8 +186,8 @@ void FlowTable::StartFlow(Slot& s, const capture::PacketMeta& m, std::uint32_t h
 }
 
 StreamTime FlowTable::EndTime(const Slot& s) const noexcept {
-  return StreamTime::FromNanos(
-      s.last_ns + (s.closing() ? options_.close_linger_ns : options_.idle_timeout_ns));
+  return StreamTime::FromNanos(s.last_ns +
+                               (s.closing() ? options_.close_linger_ns : options_.idle_timeout_ns));
 }
 
 bool FlowTable::Expired(const Slot& s, StreamTime now) const noexcept {
@@ -259,7 +271,8 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
       pay + add.payload_bytes >= kDeltaLimit) {
     Emit(s, FlowEndReason::kActive, m.ts);  // the 32-bit deltas would wrap: send them out first
   }
-  if (add.packets >= kDeltaLimit || add.l3_bytes >= kDeltaLimit || add.payload_bytes >= kDeltaLimit) {
+  if (add.packets >= kDeltaLimit || add.l3_bytes >= kDeltaLimit ||
+      add.payload_bytes >= kDeltaLimit) {
     EmitPacket(s, a_to_b, add, m.ts);  // one heavily weighted packet is too big for a slot's deltas
   } else {
     packets += static_cast<std::uint32_t>(add.packets);

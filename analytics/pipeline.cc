@@ -1,10 +1,10 @@
 #include "weighbridge/analytics/pipeline.h"
 
+#include <pthread.h>
+
 #include <array>
 #include <chrono>
 #include <string>
-
-#include <pthread.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -36,7 +36,10 @@ inline std::size_t ShardOf(std::uint64_t hash, std::size_t n) {
 struct ShardedPipeline::Shard {
   Shard(unsigned shard_index, const PipelineOptions& options, std::uint64_t capacity,
         FlowSink* flow_sink)
-      : index(shard_index), ring(kRingItems), table(options, capacity, flow_sink), sink(flow_sink) {}
+      : index(shard_index),
+        ring(kRingItems),
+        table(options, capacity, flow_sink),
+        sink(flow_sink) {}
   unsigned index;
   SpscRing<capture::PacketMeta> ring;
   FlowTable table;
@@ -61,7 +64,9 @@ ShardedPipeline::ShardedPipeline(const PipelineOptions& options, std::vector<Flo
   for (auto& s : shards_) s->thread = std::thread(WorkerLoop, s.get(), &done_);
 }
 
-ShardedPipeline::~ShardedPipeline() { Finish(); }
+ShardedPipeline::~ShardedPipeline() {
+  Finish();
+}
 
 const FlowTableCounters& ShardedPipeline::table_counters(unsigned shard) const {
   return shards_[shard]->table.counters();

@@ -33,14 +33,14 @@ double Transfer::MeanRateBps() const {
 }
 
 double Transfer::Asymmetry() const {
-  return received.payload_bytes == 0
-             ? static_cast<double>(sent.payload_bytes)
-             : static_cast<double>(sent.payload_bytes) / static_cast<double>(received.payload_bytes);
+  return received.payload_bytes == 0 ? static_cast<double>(sent.payload_bytes)
+                                     : static_cast<double>(sent.payload_bytes) /
+                                           static_cast<double>(received.payload_bytes);
 }
 
 std::size_t Sessionizer::KeyHash::operator()(const Key& k) const noexcept {
-  return static_cast<std::size_t>(Mix64(HashAddress(k.inside) ^ (HashAddress(k.group) + k.group_len) ^
-                                        (k.internal ? 1 : 0)));
+  return static_cast<std::size_t>(
+      Mix64(HashAddress(k.inside) ^ (HashAddress(k.group) + k.group_len) ^ (k.internal ? 1 : 0)));
 }
 
 Sessionizer::Sessionizer(const SessionizerOptions& options, TransferSink* sink)
@@ -90,8 +90,7 @@ void Sessionizer::OnFlowUpdate(const FlowUpdate& u) {
   if (!KeyOf(u, &key, &a_is_inside, &name)) return;
 
   auto it = open_.find(key);
-  if (it != open_.end() && u.first_update &&
-      u.first.ns > it->second.t.last.ns + options_.gap_ns) {
+  if (it != open_.end() && u.first_update && u.first.ns > it->second.t.last.ns + options_.gap_ns) {
     // A new flow after a silence longer than the gap: the old transfer is over.
     End(it->second);
     open_.erase(it);
@@ -103,7 +102,8 @@ void Sessionizer::OnFlowUpdate(const FlowUpdate& u) {
     o.t.inside = key.inside;
     o.t.external = Prefix{key.group, key.group_len == 255 ? 0 : key.group_len};
     if (key.group_len == 255) {
-      const PeerGroupOptions& g = options_.named_groups[(key.group.bytes[0] << 8) | key.group.bytes[1]];
+      const PeerGroupOptions& g =
+          options_.named_groups[(key.group.bytes[0] << 8) | key.group.bytes[1]];
       o.t.external = g.prefixes.empty() ? Prefix{} : g.prefixes.front();
     }
     o.t.external_name = name;
@@ -140,8 +140,8 @@ void Sessionizer::OnFlowUpdate(const FlowUpdate& u) {
   o.window_payload += out.payload_bytes + in.payload_bytes;
   const std::int64_t span = u.at.ns - o.window_start_ns;
   if (span >= kRateWindowNs) {
-    t.peak_rate_bps = std::max(t.peak_rate_bps, static_cast<double>(o.window_payload) * 8e9 /
-                                                    static_cast<double>(span));
+    t.peak_rate_bps = std::max(
+        t.peak_rate_bps, static_cast<double>(o.window_payload) * 8e9 / static_cast<double>(span));
     o.window_start_ns = u.at.ns;
     o.window_payload = 0;
   }

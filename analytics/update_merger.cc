@@ -1,12 +1,12 @@
 #include "weighbridge/analytics/update_merger.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <queue>
 #include <span>
-
-#include <pthread.h>
 
 #include "weighbridge/core/spsc_ring.h"
 
@@ -70,7 +70,9 @@ UpdateMerger::UpdateMerger(unsigned shards, FlowSink* downstream) : downstream_(
   thread_ = std::thread(&UpdateMerger::Run, this);
 }
 
-UpdateMerger::~UpdateMerger() { Finish(); }
+UpdateMerger::~UpdateMerger() {
+  Finish();
+}
 
 std::vector<FlowSink*> UpdateMerger::inboxes() {
   std::vector<FlowSink*> out;

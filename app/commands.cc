@@ -23,10 +23,12 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-extern "C" void OnStopSignal(int /*signo*/) { g_stop.store(true, std::memory_order_relaxed); }
+extern "C" void OnStopSignal(int /*signo*/) {
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
 void InstallStopHandlers() {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = OnStopSignal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
@@ -63,7 +65,8 @@ class Output {
     }
     file_.open(path, std::ios::out | std::ios::trunc);
     if (!file_) {
-      std::fprintf(stderr, "weighbridge: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "weighbridge: cannot write %s: %s\n", path.c_str(),
+                   std::strerror(errno));
       return false;
     }
     out_ = &file_;
@@ -100,7 +103,8 @@ bool WriteOutputs(const ReplayResult& r, const std::vector<std::string>& tenant_
   if (transfers_out) {
     Output o;
     if (!o.Open(*transfers_out)) return false;
-    for (const analytics::Transfer& t : r.transfers) o.stream() << TransferJson(t, tenant_names) << '\n';
+    for (const analytics::Transfer& t : r.transfers)
+      o.stream() << TransferJson(t, tenant_names) << '\n';
     ok = o.Close(*transfers_out) && ok;
   }
   if (flows_out) {
@@ -143,21 +147,24 @@ capture that cannot be opened.
 }  // namespace
 
 int ReplayCommand(std::span<const std::string_view> argv) {
-  Args args(argv, {"--config", "--flows-out", "--transfers-out", "--summary-json", "--workers", "--via", "--speed",
-                   "--alerts-out", "--db"},
+  Args args(argv,
+            {"--config", "--flows-out", "--transfers-out", "--summary-json", "--workers", "--via",
+             "--speed", "--alerts-out", "--db"},
             {"--help", "--no-progress", "--deliver"});
   if (args.Has("--help")) {
     std::fputs(kReplayUsage, stdout);
     return kExitOk;
   }
   if (!args.error().empty()) return Usage(kReplayUsage, args.error());
-  if (args.positionals().size() != 1) return Usage(kReplayUsage, "replay needs exactly one CAPTURE");
+  if (args.positionals().size() != 1)
+    return Usage(kReplayUsage, "replay needs exactly one CAPTURE");
   for (const char* later : {"--speed", "--db"}) {
     if (args.Value(later)) {
       return Usage(kReplayUsage, std::string(later) + " is not available in this build yet");
     }
   }
-  if (args.Has("--deliver")) return Usage(kReplayUsage, "--deliver is not available in this build yet");
+  if (args.Has("--deliver"))
+    return Usage(kReplayUsage, "--deliver is not available in this build yet");
   const auto workers = args.Unsigned("--workers", 1, 64);
   if (!args.error().empty()) return Usage(kReplayUsage, args.error());
 
@@ -214,7 +221,8 @@ int ReplayCommand(std::span<const std::string_view> argv) {
 
 namespace {
 
-constexpr const char* kSynthUsage = R"(usage: weighbridge synth --scenario NAME --out FILE.pcap [options]
+constexpr const char* kSynthUsage =
+    R"(usage: weighbridge synth --scenario NAME --out FILE.pcap [options]
 
 Writes a deterministic synthetic capture of data-centre edge traffic, and beside it the
 generator's own per-flow truth (the --flows-out format) for tests.

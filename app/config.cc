@@ -1121,11 +1121,6 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   if (const Field* s = top.Find("site"); s != nullptr) {
     site_ok = Clean([&] { LoadSite(s->value, s->key_mark, "site", &c->site); });
   }
-  if (site_ok && c->site.inside.empty()) {
-    c->notes.push_back(
-        "site.inside: empty, so every packet is transit and no inbound or outbound transfer is "
-        "seen");
-  }
   if (const Field* s = top.Find("capture"); s != nullptr) {
     auto source = [this](const YAML::Node& n, const YAML::Mark& w, const std::string& p,
                          CaptureSourceConfig* src) { return LoadCaptureSource(n, w, p, src); };
@@ -1422,6 +1417,11 @@ std::variant<Config, ConfigErrors> LoadConfigText(std::string_view text, std::st
     loader.Error(YAML::Mark::null_mark(), "", std::string("cannot parse: ") + e.what());
   }
   if (!loader.errors().empty()) return ConfigErrors{std::move(loader.errors())};
+  if (config.site.inside.empty()) {  // also for an empty file: notes derive from values only
+    config.notes.push_back(
+        "site.inside: empty, so every packet is transit and no inbound or outbound transfer is "
+        "seen");
+  }
   return config;
 }
 
@@ -1456,7 +1456,8 @@ std::variant<Config, ConfigErrors> LoadConfigFile(const std::string& path) {
 }
 
 Config DefaultConfig() {
-  return Config{};
+  // Loading nothing: the member initialisers, plus the notes the loader derives from them.
+  return std::get<Config>(LoadConfigText("", "defaults"));
 }
 
 capture::SiteClassifier MakeSiteClassifier(const Config& config) {

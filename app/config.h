@@ -41,7 +41,6 @@ struct ListenAddress {
   friend bool operator==(const ListenAddress&, const ListenAddress&) = default;
 };
 
-
 enum class CaptureType : std::uint8_t { kPcap, kDpdk, kSynth, kSflow, kIpfix, kNetflow };
 std::string_view CaptureTypeName(CaptureType t);  // "pcap", "dpdk", ...
 

@@ -77,12 +77,13 @@ int DemoCommand(std::span<const std::string_view> argv) {
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ReplaySummary& s = r.summary;
 
-  std::printf("traffic   %llu frames, %llu IP packets (%llu IPv4, %llu IPv6), %s at L3, in %.2f s "
-              "(%.2f Mpps)\n",
-              static_cast<unsigned long long>(s.frames), static_cast<unsigned long long>(s.ip_packets),
-              static_cast<unsigned long long>(s.ipv4_packets),
-              static_cast<unsigned long long>(s.ipv6_packets), HumanBytes(s.l3_bytes).c_str(), secs,
-              static_cast<double>(s.frames) / secs / 1e6);
+  std::printf(
+      "traffic   %llu frames, %llu IP packets (%llu IPv4, %llu IPv6), %s at L3, in %.2f s "
+      "(%.2f Mpps)\n",
+      static_cast<unsigned long long>(s.frames), static_cast<unsigned long long>(s.ip_packets),
+      static_cast<unsigned long long>(s.ipv4_packets),
+      static_cast<unsigned long long>(s.ipv6_packets), HumanBytes(s.l3_bytes).c_str(), secs,
+      static_cast<double>(s.frames) / secs / 1e6);
   for (std::size_t d = 0; d < 4; ++d) {
     std::printf("  %-9s %10llu packets  %12s\n",
                 capture::DirectionName(static_cast<capture::Direction>(d)),
@@ -97,8 +98,8 @@ int DemoCommand(std::span<const std::string_view> argv) {
   std::vector<const FlowLine*> by_size;
   for (const FlowLine& f : r.flows) by_size.push_back(&f);
   const std::size_t n = std::min<std::size_t>(top.value_or(10), by_size.size());
-  std::partial_sort(by_size.begin(), by_size.begin() + static_cast<std::ptrdiff_t>(n), by_size.end(),
-                    [](const FlowLine* x, const FlowLine* y) {
+  std::partial_sort(by_size.begin(), by_size.begin() + static_cast<std::ptrdiff_t>(n),
+                    by_size.end(), [](const FlowLine* x, const FlowLine* y) {
                       return x->a_to_b.l3_bytes + x->b_to_a.l3_bytes >
                              y->a_to_b.l3_bytes + y->b_to_a.l3_bytes;
                     });

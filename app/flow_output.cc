@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
-
 #include <nlohmann/json.hpp>
 
 namespace weighbridge::app {
@@ -77,7 +76,8 @@ std::string TransferJson(const analytics::Transfer& t,
   j["kind"] = capture::DirectionName(t.kind);
   j["inside"] = t.inside.ToString();
   j["external"] = t.external.ToString();
-  j["external_name"] = t.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t.external_name);
+  j["external_name"] =
+      t.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t.external_name);
   j["tenant"] = t.tenant == 0 || t.tenant > tenant_names.size()
                     ? nlohmann::ordered_json()
                     : nlohmann::ordered_json(tenant_names[t.tenant - 1]);
@@ -109,10 +109,11 @@ std::string AlertJson(const analytics::Alert& a) {
   // A single host is written as its address, a range (a tenant's) as a prefix.
   const bool host = a.inside.length == (a.inside.IsV4() ? 32 : 128);
   j["inside"] = !a.has_inside ? nlohmann::ordered_json()
-                : host       ? nlohmann::ordered_json(a.inside.network.ToString())
-                             : nlohmann::ordered_json(a.inside.ToString());
+                : host        ? nlohmann::ordered_json(a.inside.network.ToString())
+                              : nlohmann::ordered_json(a.inside.ToString());
   j["external"] = a.external.ToString();
-  j["external_name"] = a.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.external_name);
+  j["external_name"] =
+      a.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.external_name);
   j["direction"] = capture::DirectionName(a.direction);
   j["bytes"] = a.bytes;
   j["payload_bytes"] = a.payload_bytes;
@@ -120,8 +121,11 @@ std::string AlertJson(const analytics::Alert& a) {
   j["tenant"] = a.tenant.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.tenant);
   if (a.model_match) {
     const analytics::ModelMatch& m = *a.model_match;
-    j["model_match"] = {{"name", m.name}, {"params", m.params}, {"dtype", m.dtype},
-                        {"bytes", m.bytes}, {"error_pct", m.error_pct}};
+    j["model_match"] = {{"name", m.name},
+                        {"params", m.params},
+                        {"dtype", m.dtype},
+                        {"bytes", m.bytes},
+                        {"error_pct", m.error_pct}};
   } else {
     j["model_match"] = nullptr;
   }
@@ -179,7 +183,8 @@ std::string SummaryJson(const ReplaySummary& s) {
   j["flow_evictions"] = s.flow_evictions;
   j["transfers"] = s.transfers ? nlohmann::ordered_json(*s.transfers) : nlohmann::ordered_json();
   j["alerts"] = s.alerts ? nlohmann::ordered_json(*s.alerts) : nlohmann::ordered_json();
-  j["input_error"] = s.input_error ? nlohmann::ordered_json(*s.input_error) : nlohmann::ordered_json();
+  j["input_error"] =
+      s.input_error ? nlohmann::ordered_json(*s.input_error) : nlohmann::ordered_json();
   return j.dump(2);
 }
 

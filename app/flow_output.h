@@ -43,7 +43,8 @@ class FlowCollector : public analytics::FlowSink {
 
 std::string FlowLineJson(const FlowLine& f);
 // One line of --transfers-out: a transfer's final state.
-std::string TransferJson(const analytics::Transfer& t, const std::vector<std::string>& tenant_names);
+std::string TransferJson(const analytics::Transfer& t,
+                         const std::vector<std::string>& tenant_names);
 
 // One line of --alerts-out (and of the alert log): one version of an alert, in the contract's
 // shape (ARCHITECTURE.md "Alerts").

@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   if (command == "synth") return SynthCommand(args);
   if (command == "demo") return DemoCommand(args);
   if (command == "check-config") return CheckConfigCommand(args);
-  std::fprintf(stderr, "weighbridge: unknown command '%.*s'\n\n%s", static_cast<int>(command.size()),
-               command.data(), kUsage);
+  std::fprintf(stderr, "weighbridge: unknown command '%.*s'\n\n%s",
+               static_cast<int>(command.size()), command.data(), kUsage);
   return 2;
 }

@@ -122,9 +122,8 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
       options.pipeline.active_timeout_ns + options.pipeline.idle_timeout_ns;
   AlertCollector alerts;
   static const analytics::ModelCatalog kNoCatalog;
-  analytics::DetectorEngine engine(options.detect,
-                                   options.catalog != nullptr ? options.catalog : &kNoCatalog,
-                                   &alerts);
+  analytics::DetectorEngine engine(
+      options.detect, options.catalog != nullptr ? options.catalog : &kNoCatalog, &alerts);
   TransferFanout fanout(&transfers, &engine);
   analytics::Sessionizer sessionizer(sessionizer_options, &fanout);
   Tee tee(options.keep_flows ? &flows : nullptr, &sessionizer, &engine);

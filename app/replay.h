@@ -6,9 +6,9 @@
 #include <string>
 
 #include "flow_output.h"
-#include "weighbridge/analytics/flow.h"
 #include "weighbridge/analytics/alert.h"
 #include "weighbridge/analytics/detectors.h"
+#include "weighbridge/analytics/flow.h"
 #include "weighbridge/analytics/model_catalog.h"
 #include "weighbridge/analytics/transfer.h"
 #include "weighbridge/capture/source.h"

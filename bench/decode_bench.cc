@@ -75,9 +75,9 @@ void BM_Decode(benchmark::State& state, std::vector<std::uint8_t> frame, std::ui
   PacketMeta meta;
   std::int64_t t = 1;
   for (auto _ : state) {
-    const DecodeResult r = decoder.Decode(kLinkEthernet, frame.data(),
-                                          static_cast<std::uint32_t>(frame.size()), wire_len,
-                                          StreamTime::FromNanos(t++), &meta);
+    const DecodeResult r =
+        decoder.Decode(kLinkEthernet, frame.data(), static_cast<std::uint32_t>(frame.size()),
+                       wire_len, StreamTime::FromNanos(t++), &meta);
     benchmark::DoNotOptimize(r);
     benchmark::DoNotOptimize(meta);
   }

@@ -22,7 +22,8 @@ std::vector<capture::PacketMeta> Packets(std::size_t flows, std::size_t count) {
     x = x * 6364136223846793005ULL + 1442695040888963407ULL;
     const std::uint32_t f = static_cast<std::uint32_t>((x >> 33) % flows);
     capture::PacketMeta& m = out[i];
-    m.ts = StreamTime::FromNanos(1'700'000'000LL * kNanosPerSecond + static_cast<std::int64_t>(i) * 100);
+    m.ts = StreamTime::FromNanos(1'700'000'000LL * kNanosPerSecond +
+                                 static_cast<std::int64_t>(i) * 100);
     m.src = IpAddress::V4(0x0a000000u + f);
     m.dst = IpAddress::V4(0xc6336401u);
     m.src_port = static_cast<std::uint16_t>(1024 + (f & 0x7fff));
@@ -42,7 +43,7 @@ void BM_FlowTableAccount(benchmark::State& state) {
   const auto pkts = Packets(flows, 1 << 22);
   PipelineOptions opt;
   NullSink sink;
-  FlowTable table(opt, flows, &sink);  // sized exactly: memory per flow at full load
+  FlowTable table(opt, flows, &sink);           // sized exactly: memory per flow at full load
   for (const auto& m : pkts) table.Account(m);  // warm: every flow present
   std::vector<capture::PacketMeta> burst(256);
   std::size_t i = 0;
@@ -54,8 +55,9 @@ void BM_FlowTableAccount(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * 256);
   state.counters["flows"] = static_cast<double>(table.size());
-  state.counters["bytes_per_flow"] = static_cast<double>(FlowTable::BytesPerSlot() * table.slot_count()) /
-                                     static_cast<double>(flows);
+  state.counters["bytes_per_flow"] =
+      static_cast<double>(FlowTable::BytesPerSlot() * table.slot_count()) /
+      static_cast<double>(flows);
 }
 BENCHMARK(BM_FlowTableAccount)->Arg(1000)->Arg(100'000)->Arg(1'000'000);
 

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   pcap_close(p);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("{\"frames\": %llu, \"bytes\": %llu, \"seconds\": %.6f}\n",
-              static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes), secs);
+              static_cast<unsigned long long>(frames), static_cast<unsigned long long>(bytes),
+              secs);
   return 0;
 }

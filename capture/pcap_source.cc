@@ -1,8 +1,6 @@
 // libpcap sources: offline files (pcap and pcapng, "-" for standard input) and live interfaces.
 #include "weighbridge/capture/pcap_source.h"
 
-#include "pcapng_reader.h"
-
 #include <pcap/pcap.h>
 #include <poll.h>
 
@@ -14,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <utility>
+
+#include "pcapng_reader.h"
 
 namespace weighbridge::capture {
 namespace {

@@ -71,8 +71,8 @@ bool PcapngReader::ReadInterface(std::uint32_t body_len) {
       for (unsigned k = 0; k < n; ++k) per *= (r & 0x80) != 0 ? 2 : 10;
       i.units_per_second = per;
     } else if (code == 14 && len >= 8) {  // if_tsoffset, seconds
-      i.offset_seconds = static_cast<std::int64_t>((std::uint64_t{U32(big_endian_ ? v : v + 4)} << 32) |
-                                                   U32(big_endian_ ? v + 4 : v));
+      i.offset_seconds = static_cast<std::int64_t>(
+          (std::uint64_t{U32(big_endian_ ? v : v + 4)} << 32) | U32(big_endian_ ? v + 4 : v));
     }
     at += 4 + ((len + 3u) & ~3u);
   }

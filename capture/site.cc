@@ -4,11 +4,16 @@ namespace weighbridge::capture {
 
 const char* DirectionName(Direction d) {
   switch (d) {
-    case Direction::kInbound: return "inbound";
-    case Direction::kOutbound: return "outbound";
-    case Direction::kInternal: return "internal";
-    case Direction::kTransit: return "transit";
-    case Direction::kCount: break;
+    case Direction::kInbound:
+      return "inbound";
+    case Direction::kOutbound:
+      return "outbound";
+    case Direction::kInternal:
+      return "internal";
+    case Direction::kTransit:
+      return "transit";
+    case Direction::kCount:
+      break;
   }
   return "unknown";
 }

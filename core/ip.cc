@@ -38,7 +38,9 @@ bool Prefix::Contains(const IpAddress& a) const {
   return a.IsV4() == network.IsV4() && a.Masked(length) == network;
 }
 
-std::string Prefix::ToString() const { return network.ToString() + "/" + std::to_string(length); }
+std::string Prefix::ToString() const {
+  return network.ToString() + "/" + std::to_string(length);
+}
 
 std::optional<Prefix> Prefix::Parse(std::string_view text, std::string* why) {
   auto fail = [&](std::string msg) -> std::optional<Prefix> {

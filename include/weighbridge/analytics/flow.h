@@ -13,7 +13,7 @@ namespace weighbridge::analytics {
 
 // Filled in by app/ from `pipeline:`.
 struct PipelineOptions {
-  unsigned workers = 2;                    // shard worker threads, 1-64
+  unsigned workers = 2;                     // shard worker threads, 1-64
   std::uint64_t flow_capacity = 1'000'000;  // flows tracked at once, over all shards, >= 1024
   std::int64_t idle_timeout_ns = 60 * kNanosPerSecond;    // a flow silent this long has ended
   std::int64_t active_timeout_ns = 60 * kNanosPerSecond;  // a running flow is reported this often
@@ -40,9 +40,10 @@ struct FlowKey {
 
 // Counters of one direction of a flow.
 struct DirectionCounters {
-  std::uint64_t packets = 0;        /**< packets (scaled by sample weight) */
-  std::uint64_t l3_bytes = 0;       /**< bytes: L3 lengths from the IP headers */
-  std::uint64_t payload_bytes = 0;  /**< bytes: unique TCP payload (retransmissions once), UDP payload */
+  std::uint64_t packets = 0;  /**< packets (scaled by sample weight) */
+  std::uint64_t l3_bytes = 0; /**< bytes: L3 lengths from the IP headers */
+  std::uint64_t payload_bytes =
+      0; /**< bytes: unique TCP payload (retransmissions once), UDP payload */
   DirectionCounters& operator+=(const DirectionCounters& o) {
     packets += o.packets;
     l3_bytes += o.l3_bytes;
@@ -53,11 +54,11 @@ struct DirectionCounters {
 };
 
 enum class FlowEndReason : std::uint8_t {
-  kActive,    // still running: active timeout report (more updates follow)
-  kIdle,      // idle timeout
-  kClosed,    // TCP FIN from both sides or RST, then the linger elapsed
-  kEvicted,   // pushed out of a full table
-  kFlushed,   // end of input or shutdown
+  kActive,   // still running: active timeout report (more updates follow)
+  kIdle,     // idle timeout
+  kClosed,   // TCP FIN from both sides or RST, then the linger elapsed
+  kEvicted,  // pushed out of a full table
+  kFlushed,  // end of input or shutdown
 };
 const char* FlowEndReasonName(FlowEndReason r);
 
@@ -66,21 +67,22 @@ const char* FlowEndReasonName(FlowEndReason r);
 // analytics to the outputs by value.
 struct FlowUpdate {
   FlowKey key;
-  std::uint64_t flow_id = 0;      /**< unique per flow instance in this process and stable across
-                                       worker counts: (first ts, key) hash; updates of one flow share it */
-  StreamTime first;               /**< first packet of the flow, ns */
-  StreamTime last;                /**< latest packet so far, ns */
-  DirectionCounters a_to_b;       /**< delta since the previous update */
-  DirectionCounters b_to_a;       /**< delta since the previous update */
-  std::uint8_t tcp_flags = 0;     /**< OR of TCP flags seen in this interval, both directions */
-  capture::Direction direction = capture::Direction::kTransit;  /**< of the first packet (a -> b) */
-  std::uint16_t tenant = 0;       /**< tenant index + 1 of the inside end, 0 none */
+  std::uint64_t flow_id =
+      0;                      /**< unique per flow instance in this process and stable across
+                                   worker counts: (first ts, key) hash; updates of one flow share it */
+  StreamTime first;           /**< first packet of the flow, ns */
+  StreamTime last;            /**< latest packet so far, ns */
+  DirectionCounters a_to_b;   /**< delta since the previous update */
+  DirectionCounters b_to_a;   /**< delta since the previous update */
+  std::uint8_t tcp_flags = 0; /**< OR of TCP flags seen in this interval, both directions */
+  capture::Direction direction = capture::Direction::kTransit; /**< of the first packet (a -> b) */
+  std::uint16_t tenant = 0; /**< tenant index + 1 of the inside end, 0 none */
   FlowEndReason reason = FlowEndReason::kActive;
-  bool first_update = true;       /**< the flow's first update (consumers count flows by it) */
-  StreamTime at;                  /**< event time, ns: when this update happened in stream time,
-                                       decided from packet times alone (idle: last + idle timeout;
-                                       active: the packet that crossed the boundary), so consumers
-                                       can order updates from all shards deterministically */
+  bool first_update = true; /**< the flow's first update (consumers count flows by it) */
+  StreamTime at;            /**< event time, ns: when this update happened in stream time,
+                                 decided from packet times alone (idle: last + idle timeout;
+                                 active: the packet that crossed the boundary), so consumers
+                                 can order updates from all shards deterministically */
 };
 
 // Receives flow updates. Called on the shard thread that owns the flow; an implementation that

@@ -24,14 +24,16 @@ inline constexpr std::int64_t kSweepPeriodSeconds = 5;
 inline constexpr std::int64_t kUpdateWatermarkLagNs = (kSweepPeriodSeconds + 1) * kNanosPerSecond;
 
 struct alignas(kCacheLine) FlowTableCounters {
-  RelaxedCounter packets;          // packets accounted
+  RelaxedCounter packets;  // packets accounted
   RelaxedCounter flows_created;
-  RelaxedCounter flows_ended;      // idle, closed, flushed
-  RelaxedCounter evictions;        // flows pushed out of a full table (their counts are emitted)
-  RelaxedCounter active_flows;     // gauge
+  RelaxedCounter flows_ended;   // idle, closed, flushed
+  RelaxedCounter evictions;     // flows pushed out of a full table (their counts are emitted)
+  RelaxedCounter active_flows;  // gauge
   // Packets and L3 bytes (scaled by sample weight) by the packet's own direction.
-  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)> direction_packets;
-  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)> direction_l3_bytes;
+  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)>
+      direction_packets;
+  std::array<RelaxedCounter, static_cast<std::size_t>(capture::Direction::kCount)>
+      direction_l3_bytes;
 };
 
 class FlowTable {

@@ -33,23 +33,23 @@ struct SessionizerOptions {
 };
 
 struct Transfer {
-  std::uint64_t id = 0;           /**< stable: derived from the key and the first flow's start */
-  std::uint32_t version = 0;      /**< 1 on creation, +1 on every change */
-  IpAddress inside;               /**< the inside host (for internal traffic: the initiator) */
-  Prefix external;                /**< the external peer group's prefix (the peer's /24 or /48) */
-  std::string external_name;      /**< the named group, if one matched */
-  capture::Direction kind = capture::Direction::kOutbound;  /**< where the payload goes: outbound
-                                                                 (sent >= received), inbound, or
-                                                                 internal (east-west) */
-  std::uint16_t tenant = 0;       /**< tenant index + 1 of the inside host, 0 none */
-  StreamTime first;               /**< first packet of its first flow */
-  StreamTime last;                /**< latest packet seen */
-  DirectionCounters sent;         /**< inside -> external (for internal: initiator -> peer) */
-  DirectionCounters received;     /**< external -> inside */
-  std::uint32_t flows = 0;        /**< flows that took part */
-  std::uint32_t open_flows = 0;   /**< flows not yet ended */
-  std::uint32_t peak_parallel = 0;  /**< most flows open at once */
-  double peak_rate_bps = 0;       /**< highest payload rate, bits/s, over one update interval */
+  std::uint64_t id = 0;      /**< stable: derived from the key and the first flow's start */
+  std::uint32_t version = 0; /**< 1 on creation, +1 on every change */
+  IpAddress inside;          /**< the inside host (for internal traffic: the initiator) */
+  Prefix external;           /**< the external peer group's prefix (the peer's /24 or /48) */
+  std::string external_name; /**< the named group, if one matched */
+  capture::Direction kind = capture::Direction::kOutbound; /**< where the payload goes: outbound
+                                                                (sent >= received), inbound, or
+                                                                internal (east-west) */
+  std::uint16_t tenant = 0;        /**< tenant index + 1 of the inside host, 0 none */
+  StreamTime first;                /**< first packet of its first flow */
+  StreamTime last;                 /**< latest packet seen */
+  DirectionCounters sent;          /**< inside -> external (for internal: initiator -> peer) */
+  DirectionCounters received;      /**< external -> inside */
+  std::uint32_t flows = 0;         /**< flows that took part */
+  std::uint32_t open_flows = 0;    /**< flows not yet ended */
+  std::uint32_t peak_parallel = 0; /**< most flows open at once */
+  double peak_rate_bps = 0;        /**< highest payload rate, bits/s, over one update interval */
   bool ended = false;
 
   // Payload each way over the transfer's span, bits/s.
@@ -90,7 +90,7 @@ class Sessionizer : public FlowSink {
     std::size_t operator()(const Key& k) const noexcept;
   };
   struct Open {
-    Transfer t;  // t.open_flows: flows seen and not yet ended
+    Transfer t;                        // t.open_flows: flows seen and not yet ended
     std::int64_t window_start_ns = 0;  // for the peak rate
     std::uint64_t window_payload = 0;
   };

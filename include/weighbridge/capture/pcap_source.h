@@ -19,11 +19,11 @@ Result<std::unique_ptr<PacketSource>> OpenPcapFile(const std::string& path,
 // Filled in by app/ from a `capture: - {type: pcap, ...}` entry.
 struct LiveCaptureOptions {
   std::string interface;
-  std::uint32_t snaplen = 128;            // bytes kept per frame; headers are all we need
+  std::uint32_t snaplen = 128;               // bytes kept per frame; headers are all we need
   std::uint64_t buffer_bytes = 64ull << 20;  // kernel ring; 2 MB drops at ~7 Gbit/s on a veth
-  std::string filter;                      // BPF expression, empty for all
+  std::string filter;                        // BPF expression, empty for all
   bool promiscuous = true;
-  int timeout_ms = 10;                     // longest a Poll waits for packets
+  int timeout_ms = 10;  // longest a Poll waits for packets
   friend bool operator==(const LiveCaptureOptions&, const LiveCaptureOptions&) = default;
 };
 

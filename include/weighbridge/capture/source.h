@@ -24,17 +24,17 @@ struct PollResult {
   };
   std::size_t packets = 0;  // PacketMeta written to the output span
   State state = State::kMore;
-  std::string error;        // set with kError only
+  std::string error;  // set with kError only
 };
 
 // Drop and error counters a source reports from below us (kernel, NIC). Zero where not applicable.
 struct SourceStats {
-  std::uint64_t received = 0;       // pcap_stats ps_recv / rte_eth_stats ipackets
-  std::uint64_t kernel_drops = 0;   // pcap_stats ps_drop (buffer full)
+  std::uint64_t received = 0;         // pcap_stats ps_recv / rte_eth_stats ipackets
+  std::uint64_t kernel_drops = 0;     // pcap_stats ps_drop (buffer full)
   std::uint64_t interface_drops = 0;  // pcap_stats ps_ifdrop
-  std::uint64_t nic_imissed = 0;    // rte_eth_stats imissed
-  std::uint64_t nic_ierrors = 0;    // rte_eth_stats ierrors
-  std::uint64_t nic_rx_nombuf = 0;  // rte_eth_stats rx_nombuf
+  std::uint64_t nic_imissed = 0;      // rte_eth_stats imissed
+  std::uint64_t nic_ierrors = 0;      // rte_eth_stats ierrors
+  std::uint64_t nic_rx_nombuf = 0;    // rte_eth_stats rx_nombuf
 };
 
 class PacketSource {

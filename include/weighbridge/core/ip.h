@@ -92,7 +92,8 @@ class PrefixMap {
     // The families are kept apart so that an IPv6 prefix such as ::/0 never matches IPv4.
     std::vector<Level>& levels = p.IsV4() ? v4_ : v6_;
     const int len = p.IsV4() ? p.length + 96 : p.length;
-    auto it = std::find_if(levels.begin(), levels.end(), [&](const Level& l) { return l.len == len; });
+    auto it =
+        std::find_if(levels.begin(), levels.end(), [&](const Level& l) { return l.len == len; });
     if (it == levels.end()) {
       Level l;
       l.len = len;
@@ -112,7 +113,8 @@ class PrefixMap {
     } else {
       it->entries.insert(pos, std::move(e));
     }
-    std::sort(levels.begin(), levels.end(), [](const Level& x, const Level& y) { return x.len > y.len; });
+    std::sort(levels.begin(), levels.end(),
+              [](const Level& x, const Level& y) { return x.len > y.len; });
   }
 
   const T* Lookup(const IpAddress& a) const {

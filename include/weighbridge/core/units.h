@@ -1,9 +1,9 @@
 // Units shared by every module: stream time, wall time and the cache-line size.
 #pragma once
 
+#include <compare>
 #include <cstddef>
 #include <cstdint>
-#include <compare>
 
 namespace weighbridge {
 

@@ -47,7 +47,7 @@ TEST(TcpPayloadTracker, ASecondHoleGivesUpTheFirstNeverOvercounting) {
   EXPECT_EQ(t.Add(200, 100), 100u);  // hole [100, 200)
   EXPECT_EQ(t.Add(400, 100), 100u);  // hole [300, 400) replaces it
   EXPECT_EQ(t.Add(300, 100), 100u);
-  EXPECT_EQ(t.Add(100, 100), 0u);    // the given-up hole: a bounded undercount
+  EXPECT_EQ(t.Add(100, 100), 0u);  // the given-up hole: a bounded undercount
   EXPECT_EQ(t.Add(0, 500), 0u);
 }
 
@@ -136,8 +136,10 @@ TEST(FlowTable, BothDirectionsMeetInOneFlowWithTheFirstSenderAsA) {
   table.Account(Tcp("10.0.0.1", 40000, "198.51.100.7", 443, 1 * kSec, 100, 0, capture::kTcpSyn));
   table.Account(Tcp("198.51.100.7", 443, "10.0.0.1", 40000, 1 * kSec + 10, 900, 0,
                     capture::kTcpSyn | capture::kTcpAck));
-  table.Account(Tcp("10.0.0.1", 40000, "198.51.100.7", 443, 1 * kSec + 20, 101, 500, capture::kTcpAck));
-  table.Account(Tcp("198.51.100.7", 443, "10.0.0.1", 40000, 1 * kSec + 30, 901, 1200, capture::kTcpAck));
+  table.Account(
+      Tcp("10.0.0.1", 40000, "198.51.100.7", 443, 1 * kSec + 20, 101, 500, capture::kTcpAck));
+  table.Account(
+      Tcp("198.51.100.7", 443, "10.0.0.1", 40000, 1 * kSec + 30, 901, 1200, capture::kTcpAck));
   EXPECT_EQ(table.size(), 1u);
   table.FlushAll();
   ASSERT_EQ(rec.updates.size(), 1u);
@@ -298,14 +300,16 @@ TEST(FlowTable, WeightedPacketsBeyondThe32BitDeltasAreCountedExactly) {
   std::uint64_t want_payload = 0;
   std::uint32_t seq = 1;
   for (int i = 0; i < 5000; ++i) {  // 5000 packets sampled 1 in 10 000: 75 GB
-    PacketMeta m = Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + i, seq, 1460, capture::kTcpAck);
+    PacketMeta m =
+        Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + i, seq, 1460, capture::kTcpAck);
     m.sample_weight = 10'000;
     seq += 1460;
     want_bytes += std::uint64_t{m.l3_bytes} * 10'000;
     want_payload += 1460ull * 10'000;
     table.Account(m);
   }
-  PacketMeta huge = Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + 6000, seq, 60000, capture::kTcpAck);
+  PacketMeta huge =
+      Tcp("10.0.0.1", 5000, "198.51.100.3", 443, kSec + 6000, seq, 60000, capture::kTcpAck);
   huge.sample_weight = 1'000'000;  // 60 GB in one weighted packet
   want_bytes += std::uint64_t{huge.l3_bytes} * 1'000'000;
   want_payload += 60000ull * 1'000'000;

@@ -44,7 +44,7 @@ std::vector<PacketMeta> MakeTraffic(std::uint64_t seed, int packets) {
   };
   std::int64_t t = 1'700'000'000LL * kNanosPerSecond;
   for (int i = 0; i < packets; ++i) {
-    t += static_cast<std::int64_t>(next() % 2'000'000);  // up to 2 ms apart
+    t += static_cast<std::int64_t>(next() % 2'000'000);    // up to 2 ms apart
     if (i % 50'000 == 49'999) t += 120 * kNanosPerSecond;  // a silence past the idle timeout
     const std::uint32_t host = static_cast<std::uint32_t>(next() % 3000);
     PacketMeta m;
@@ -127,7 +127,8 @@ TEST(ShardedPipeline, DropPolicyCountsEveryPacketItCannotQueue) {
   ShardedPipeline p(opt, {&sink}, Backpressure::kDrop);
   const auto pkts = MakeTraffic(7, 400'000);
   for (std::size_t i = 0; i < pkts.size(); i += 256) {
-    p.Dispatch(std::span<const PacketMeta>(pkts.data() + i, std::min<std::size_t>(256, pkts.size() - i)));
+    p.Dispatch(
+        std::span<const PacketMeta>(pkts.data() + i, std::min<std::size_t>(256, pkts.size() - i)));
   }
   p.Finish();
   std::uint64_t accounted = 0;

@@ -40,8 +40,10 @@ FlowUpdate Flow(const char* a, std::uint16_t a_port, const char* b, std::uint16_
   u.flow_id = id;
   u.first = StreamTime::FromNanos(first);
   u.last = StreamTime::FromNanos(last);
-  u.a_to_b = DirectionCounters{a_to_b_payload / 1448 + 1, a_to_b_payload + 52 * (a_to_b_payload / 1448 + 1), a_to_b_payload};
-  u.b_to_a = DirectionCounters{b_to_a_payload / 1448 + 1, b_to_a_payload + 52 * (b_to_a_payload / 1448 + 1), b_to_a_payload};
+  u.a_to_b = DirectionCounters{a_to_b_payload / 1448 + 1,
+                               a_to_b_payload + 52 * (a_to_b_payload / 1448 + 1), a_to_b_payload};
+  u.b_to_a = DirectionCounters{b_to_a_payload / 1448 + 1,
+                               b_to_a_payload + 52 * (b_to_a_payload / 1448 + 1), b_to_a_payload};
   u.direction = dir;
   u.reason = reason;
   u.at = StreamTime::FromNanos(reason == FlowEndReason::kActive ? last : last + 60 * kSec);
@@ -65,8 +67,8 @@ TEST(Sessionizer, ParallelStreamsToOnePeerGroupAreOneTransfer) {
     const std::uint64_t part = 2'007'500'000ull + static_cast<std::uint64_t>(i);
     want += part;
     updates.push_back(Flow("10.30.1.5", static_cast<std::uint16_t>(50000 + i), peers[i], 443,
-                           capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 60 * kSec,
-                           part / 2, 1000, FlowEndReason::kActive, 100 + i));
+                           capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 60 * kSec, part / 2,
+                           1000, FlowEndReason::kActive, 100 + i));
     updates.push_back(Later(Flow("10.30.1.5", static_cast<std::uint16_t>(50000 + i), peers[i], 443,
                                  capture::Direction::kOutbound, kT0 + i * kSec, kT0 + 120 * kSec,
                                  part - part / 2, 1000, FlowEndReason::kClosed, 100 + i)));
@@ -107,7 +109,8 @@ TEST(Sessionizer, ASilenceLongerThanTheGapStartsANewTransfer) {
   s.FlushAll();
   auto ended = keep.Ended();
   ASSERT_EQ(ended.size(), 2u);
-  std::sort(ended.begin(), ended.end(), [](const Transfer& x, const Transfer& y) { return x.first < y.first; });
+  std::sort(ended.begin(), ended.end(),
+            [](const Transfer& x, const Transfer& y) { return x.first < y.first; });
   EXPECT_EQ(ended[0].sent.payload_bytes, 10'000u);
   EXPECT_EQ(ended[0].flows, 2u);
   EXPECT_EQ(ended[1].sent.payload_bytes, 7'000u);
@@ -116,11 +119,12 @@ TEST(Sessionizer, ASilenceLongerThanTheGapStartsANewTransfer) {
 TEST(Sessionizer, GroupsDirectionsAndNamedPeers) {
   Keep keep;
   SessionizerOptions opt;
-  opt.named_groups = {{"bucket", {*Prefix::Parse("192.0.2.0/24"), *Prefix::Parse("198.51.100.0/24")}}};
+  opt.named_groups = {
+      {"bucket", {*Prefix::Parse("192.0.2.0/24"), *Prefix::Parse("198.51.100.0/24")}}};
   Sessionizer s(opt, &keep);
   // An upload spread over two ranges of one named endpoint: one transfer.
-  s.OnFlowUpdate(Flow("10.0.0.1", 1, "192.0.2.9", 443, capture::Direction::kOutbound, kT0, kT0 + kSec,
-                      100, 0, FlowEndReason::kClosed, 1));
+  s.OnFlowUpdate(Flow("10.0.0.1", 1, "192.0.2.9", 443, capture::Direction::kOutbound, kT0,
+                      kT0 + kSec, 100, 0, FlowEndReason::kClosed, 1));
   s.OnFlowUpdate(Flow("10.0.0.1", 2, "198.51.100.9", 443, capture::Direction::kOutbound, kT0,
                       kT0 + kSec, 200, 0, FlowEndReason::kClosed, 2));
   // A download initiated from outside towards an inside server: inbound data.
@@ -170,7 +174,8 @@ TEST(UpdateMerger, ReleasesUpdatesFromAllShardsInEventTimeOrder) {
       for (int i = 0; i < kPerShard; ++i) {
         FlowUpdate u;
         const std::int64_t now = kT0 + static_cast<std::int64_t>(i) * 1'000'000;
-        u.at = StreamTime::FromNanos(now - static_cast<std::int64_t>((i * 7919 + s * 31) % 1000) * 1'000'000);
+        u.at = StreamTime::FromNanos(now - static_cast<std::int64_t>((i * 7919 + s * 31) % 1000) *
+                                               1'000'000);
         u.flow_id = static_cast<std::uint64_t>(i) * kShards + s;
         inboxes[s]->OnFlowUpdate(u);
         inboxes[s]->OnWatermark(StreamTime::FromNanos(now - 2 * kSec));

@@ -157,7 +157,9 @@ TEST(ConfigLoad, EmptyAndBracesAreDefaults) {
   EXPECT_EQ(MustLoad("{}"), DefaultConfig());
   EXPECT_EQ(MustLoad("# only a comment\n"), DefaultConfig());
   EXPECT_EQ(MustLoad("site:\npipeline: {}\n"), DefaultConfig());
-  EXPECT_TRUE(DefaultConfig().notes.empty());
+  // The one note the defaults earn: no site prefixes yet.
+  ASSERT_EQ(DefaultConfig().notes.size(), 1u);
+  EXPECT_NE(DefaultConfig().notes[0].find("site.inside: empty"), std::string::npos);
 }
 
 TEST(ConfigLoad, DefaultsAreTheDocumentedOnes) {
@@ -385,17 +387,20 @@ const BadCase kBadCases[] = {
     {"site:\n  inside: 10.0.0.0/8\n", "site.inside", 2, "expected a list"},
     {"site:\n  inside: [10.0.0.0/-0]\n", "site.inside[0]", 2, "prefix length"},
     {"site:\n  inside: [10.0.0.0/33]\n", "site.inside[0]", 2, "prefix length"},
-    {"site:\n  tenants:\n    - {prefixes: [10.1.0.0/16]}\n", "site.tenants[0].name", 3, "required"},
-    {"site:\n  tenants:\n    - {name: a}\n", "site.tenants[0].prefixes", 3, "required"},
-    {"site:\n  tenants:\n    - {name: a, prefixes: [11.0.0.0/16]}\n", "site.tenants[0].prefixes[0]",
-     3, "not inside site.inside"},
-    {"site:\n  tenants:\n    - {name: a, prefixes: [10.1.0.0/16]}\n"
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {prefixes: [10.1.0.0/16]}\n",
+     "site.tenants[0].name", 4, "required"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {name: a}\n", "site.tenants[0].prefixes", 4,
+     "required"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {name: a, prefixes: [11.0.0.0/16]}\n",
+     "site.tenants[0].prefixes[0]", 4, "not inside site.inside"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {name: a, prefixes: [10.1.0.0/16]}\n"
      "    - {name: a, prefixes: [10.2.0.0/16]}\n",
-     "site.tenants[1].name", 4, "earlier tenant"},
-    {"site:\n  tenants:\n    - {name: a, prefixes: [10.1.0.0/16], owner: x}\n",
-     "site.tenants[0].owner", 3, "unknown key"},
-    {"site:\n  tenants:\n    - {name: \"\", prefixes: [10.1.0.0/16]}\n", "site.tenants[0].name", 3,
-     "must not be empty"},
+     "site.tenants[1].name", 5, "earlier tenant"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {name: a, prefixes: [10.1.0.0/16], owner: "
+     "x}\n",
+     "site.tenants[0].owner", 4, "unknown key"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants:\n    - {name: \"\", prefixes: [10.1.0.0/16]}\n",
+     "site.tenants[0].name", 4, "must not be empty"},
     // capture
     {"capture: {type: pcap}\n", "capture", 1, "expected a list"},
     {"capture:\n  - {interface: eth0}\n", "capture[0].type", 2, "required"},

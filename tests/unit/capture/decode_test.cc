@@ -452,18 +452,18 @@ TEST_F(DecodeTest, UdpAndIcmpAndOtherProtocols) {
   EXPECT_EQ(m_.payload_bytes, 0u);
   EXPECT_EQ(m_.l3_bytes, 84u);
   // SCTP (132): its ports lead the header, as in UDP.
-  ASSERT_EQ(RunEth(Cat({Eth(0x0800), Ip4(132, kA, kB, 100), Bytes{0x0b, 0x59, 0x0b, 0x5a},
-                        Zeros(96)})),
-            DecodeResult::kOk);
+  ASSERT_EQ(
+      RunEth(Cat({Eth(0x0800), Ip4(132, kA, kB, 100), Bytes{0x0b, 0x59, 0x0b, 0x5a}, Zeros(96)})),
+      DecodeResult::kOk);
   EXPECT_EQ(m_.proto, 132);
   EXPECT_EQ(m_.src_port, 2905);
   EXPECT_EQ(m_.dst_port, 2906);
   EXPECT_EQ(m_.payload_bytes, 0u);
   EXPECT_EQ(m_.l3_bytes, 120u);
   // ESP (50): no ports.
-  ASSERT_EQ(RunEth(Cat({Eth(0x0800), Ip4(50, kA, kB, 100), Bytes{0x0b, 0x59, 0x0b, 0x5a},
-                        Zeros(96)})),
-            DecodeResult::kOk);
+  ASSERT_EQ(
+      RunEth(Cat({Eth(0x0800), Ip4(50, kA, kB, 100), Bytes{0x0b, 0x59, 0x0b, 0x5a}, Zeros(96)})),
+      DecodeResult::kOk);
   EXPECT_EQ(m_.src_port, 0);
 }
 

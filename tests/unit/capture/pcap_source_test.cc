@@ -317,7 +317,8 @@ TEST(PcapFileSource, PcapngWithDifferentLinkTypesPerInterface) {
   PutLe32(s, 16);
   PutLe32(s, 0);
   PutLe32(s, 16);
-  epb(1, 1'700'000'000'000'002'003ull, NullLink(Ipv4Udp({10, 0, 0, 2}, {192, 0, 2, 2}, 2000, 53, 20)));
+  epb(1, 1'700'000'000'000'002'003ull,
+      NullLink(Ipv4Udp({10, 0, 0, 2}, {192, 0, 2, 2}, 2000, 53, 20)));
   epb(0, 1'700'000'000'000'004ull,
       Ethernet(Ipv4Udp({10, 0, 0, 3}, {192, 0, 2, 3}, 3000, 53, 30), 0x0800));
   std::ofstream(path, std::ios::binary) << s;
