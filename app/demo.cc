@@ -7,6 +7,7 @@
 #include "args.h"
 #include "commands.h"
 #include "config.h"
+#include "detect_setup.h"
 #include "replay.h"
 #include "weighbridge/capture/synth.h"
 
@@ -54,6 +55,11 @@ int DemoCommand(std::span<const std::string_view> argv) {
   config.site.inside = {*Prefix::Parse("10.0.0.0/8"), *Prefix::Parse("2001:db8:100::/48")};
   config.site.tenants = {{"research", {*Prefix::Parse("10.30.0.0/16")}}};
   config.detect.staging.storage = {*Prefix::Parse("10.20.0.0/24")};
+  // Synthetic traffic of a minute cannot hold terabytes: the demo scales every threshold down
+  // (by about a thousand for weights, a million for ingest) and says so.
+  config.detect.weight_transfer.min_size_bytes = 16'000'000;
+  config.detect.ingest.windows = {{3600 * kNanosPerSecond, 25'000'000}};
+  config.detect.staging.threshold_bytes = 5'000'000;
   capture::SynthOptions synth;
   synth.scenario = args.Value("--scenario").value_or("edge-mix");
   if (seed) synth.seed = *seed;
@@ -63,6 +69,9 @@ int DemoCommand(std::span<const std::string_view> argv) {
     std::fprintf(stderr, "weighbridge: demo: %s\n", source.error().c_str());
     return kExitUsage;
   }
+  std::printf(
+      "weighbridge demo: thresholds scaled down for a minute of traffic: weight transfers "
+      "from 16 MB, ingest above 25 MB an hour, staging above 5 MB an hour\n");
   std::printf("weighbridge demo: scenario %s (seed %llu), site inside:", synth.scenario.c_str(),
               static_cast<unsigned long long>(synth.seed));
   for (const Prefix& p : config.site.inside) std::printf(" %s", p.ToString().c_str());
@@ -71,6 +80,17 @@ int DemoCommand(std::span<const std::string_view> argv) {
   ReplayOptions options;
   options.pipeline = config.pipeline;
   options.pipeline.site = &site;
+  options.sessionizer = SessionizerOptionsFrom(config);
+  options.detect = DetectOptionsFrom(config);
+  options.keep_flows = true;
+  options.keep_transfers = true;
+  auto catalog = LoadCatalogFor(config, std::nullopt);
+  if (catalog.ok()) {
+    options.catalog = &*catalog;
+  } else {
+    std::fprintf(stderr, "weighbridge: demo: no model catalog (%s): alerts carry no model match\n",
+                 catalog.error().c_str());
+  }
   std::atomic<bool> stop{false};
   const auto t0 = std::chrono::steady_clock::now();
   ReplayResult r = RunReplay(**source, options, stop);
@@ -112,6 +132,35 @@ int DemoCommand(std::span<const std::string_view> argv) {
     std::printf("  %-5u %-40s %-40s %12s %12s\n", f.key.proto, a.c_str(), b.c_str(),
                 HumanBytes(f.a_to_b.payload_bytes).c_str(),
                 HumanBytes(f.b_to_a.payload_bytes).c_str());
+  }
+
+  std::printf(
+      "\n%llu transfers (flows between one inside host and one external /24 or /48, gaps "
+      "under %lld s); the largest:\n",
+      static_cast<unsigned long long>(r.transfers.size()),
+      static_cast<long long>(config.detect.weight_transfer.gap_ns / kNanosPerSecond));
+  std::vector<const analytics::Transfer*> big;
+  for (const analytics::Transfer& t : r.transfers) big.push_back(&t);
+  const std::size_t nt = std::min<std::size_t>(5, big.size());
+  std::partial_sort(
+      big.begin(), big.begin() + static_cast<std::ptrdiff_t>(nt), big.end(),
+      [](const auto* x, const auto* y) { return x->PayloadBytes() > y->PayloadBytes(); });
+  for (std::size_t i = 0; i < nt; ++i) {
+    const analytics::Transfer& t = *big[i];
+    std::printf("  %-8s %-22s %-20s %3u flows  sent %10s  received %10s\n",
+                capture::DirectionName(t.kind), t.inside.ToString().c_str(),
+                t.external.ToString().c_str(), t.flows, HumanBytes(t.sent.payload_bytes).c_str(),
+                HumanBytes(t.received.payload_bytes).c_str());
+  }
+  std::printf("\nalerts: %zu versions of %llu alerts\n", r.alerts.size(),
+              static_cast<unsigned long long>(r.summary.alerts.value_or(0)));
+  for (const analytics::Alert& a : r.alerts) {
+    if (a.state != analytics::AlertState::kEnded) continue;
+    std::printf("  %s %s %s -> %s: %s%s%s\n", std::string(analytics::AlertKindName(a.kind)).c_str(),
+                std::string(analytics::AlertSeverityName(a.severity)).c_str(),
+                a.has_inside ? HostOrPrefix(a.inside).c_str() : "-", a.external.ToString().c_str(),
+                HumanBytes(a.payload_bytes).c_str(), a.model_match ? ", matches " : "",
+                a.model_match ? (a.model_match->name + " " + a.model_match->dtype).c_str() : "");
   }
   return kExitOk;
 }

@@ -97,6 +97,10 @@ std::string TransferJson(const analytics::Transfer& t,
   return j.dump();
 }
 
+std::string HostOrPrefix(const Prefix& p) {
+  return p.length == (p.IsV4() ? 32 : 128) ? p.network.ToString() : p.ToString();
+}
+
 std::string AlertJson(const analytics::Alert& a) {
   nlohmann::ordered_json j;
   j["id"] = analytics::AlertIdString(a.id);

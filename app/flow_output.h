@@ -46,6 +46,9 @@ std::string FlowLineJson(const FlowLine& f);
 std::string TransferJson(const analytics::Transfer& t,
                          const std::vector<std::string>& tenant_names);
 
+// A prefix of one host as its address ("10.1.2.3"), any other as a prefix ("10.1.0.0/16").
+std::string HostOrPrefix(const Prefix& p);
+
 // One line of --alerts-out (and of the alert log): one version of an alert, in the contract's
 // shape (ARCHITECTURE.md "Alerts").
 std::string AlertJson(const analytics::Alert& a);
