@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <utility>
 
+#include "weighbridge/core/hash.h"
+
 namespace weighbridge::analytics {
 
 std::string_view AlertKindName(AlertKind k) {
@@ -62,15 +64,6 @@ std::string AlertIdString(std::uint64_t id) {
 }
 
 namespace {
-
-inline std::uint64_t Mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 std::uint64_t HashString(std::string_view s) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across runs and platforms

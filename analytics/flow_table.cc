@@ -7,6 +7,8 @@
 #include <new>
 #include <type_traits>
 
+#include "weighbridge/core/hash.h"
+
 namespace weighbridge::analytics {
 
 namespace {
@@ -20,15 +22,6 @@ constexpr std::size_t kEvictWindow = 16;
 constexpr std::size_t kPrefetchAhead = 8;
 // Per-slot deltas are 32-bit to keep a slot small; an update is emitted before one could wrap.
 constexpr std::uint32_t kDeltaLimit = 0xC0000000u;
-
-inline std::uint64_t Mix64(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 inline std::uint64_t EndpointHash(const IpAddress& a, std::uint16_t port) {
   std::uint64_t hi = 0;

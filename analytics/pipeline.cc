@@ -105,17 +105,18 @@ void ShardedPipeline::FlushStage(Shard& shard) noexcept {
 void ShardedPipeline::Dispatch(std::span<const capture::PacketMeta> packets) noexcept {
   if (packets.empty()) return;
   const std::size_t n = shards_.size();
+  if (n == 1) {
+    // One shard: straight into its ring, no staging copy; the worker hashes (flow_hash is 0
+    // from the decoder), off the capture thread.
+    Push(*shards_[0], packets);
+    return;
+  }
   for (const capture::PacketMeta& m : packets) {
-    std::size_t shard = 0;
-    std::uint32_t hash32 = 0;
-    if (n > 1) {  // with one worker, the worker hashes: off the capture thread
-      const std::uint64_t hash = SymmetricFlowHash(m);
-      shard = ShardOf(hash, n);  // high bits pick the shard, low bits the slot: independent
-      hash32 = static_cast<std::uint32_t>(hash);
-    }
-    Shard& s = *shards_[shard];
+    const std::uint64_t hash = SymmetricFlowHash(m);
+    // High bits pick the shard, low bits the slot: independent.
+    Shard& s = *shards_[ShardOf(hash, n)];
     s.stage[s.staged] = m;
-    s.stage[s.staged++].flow_hash = hash32;
+    s.stage[s.staged++].flow_hash = static_cast<std::uint32_t>(hash);
     if (s.staged == kStageItems) FlushStage(s);
   }
   const std::int64_t now = packets.back().ts.ns;
@@ -148,13 +149,13 @@ void ShardedPipeline::Finish() {
 void ShardedPipeline::WorkerLoop(Shard* shard, const std::atomic<bool>* done) {
   // Named so that top -H and perf show which thread is which (15 characters at most).
   pthread_setname_np(pthread_self(), ("wb-shard-" + std::to_string(shard->index)).c_str());
-  std::array<capture::PacketMeta, kPopBurst> buf;
   unsigned idle = 0;
   for (;;) {
-    std::span<capture::PacketMeta> got = shard->ring.PopBurst(buf);
+    // Accounted where they lie in the ring: a copy out would cost as much as the accounting.
+    std::span<capture::PacketMeta> got = shard->ring.PeekBurst(kPopBurst);
     if (got.empty()) {
       if (done->load(std::memory_order_acquire)) {
-        got = shard->ring.PopBurst(buf);  // anything pushed before done was set
+        got = shard->ring.PeekBurst(kPopBurst);  // anything pushed before done was set
         if (got.empty()) break;
       } else {
         ++idle;
@@ -172,6 +173,7 @@ void ShardedPipeline::WorkerLoop(Shard* shard, const std::atomic<bool>* done) {
     shard->table.AccountBurst(got);
     StreamTime latest = got[0].ts;
     for (const capture::PacketMeta& m : got) latest = latest < m.ts ? m.ts : latest;
+    shard->ring.Release(got.size());
     shard->table.AdvanceTo(latest);
     if (shard->sink != nullptr) {
       shard->sink->OnWatermark(StreamTime::FromNanos(latest.ns - kUpdateWatermarkLagNs));

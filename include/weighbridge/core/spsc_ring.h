@@ -61,6 +61,27 @@ class SpscRing {
     return out.first(n);
   }
 
+  // Consumer: the next items, in place, up to `max` and up to the end of the array (one
+  // contiguous piece; call again after Release for the rest). They stay the consumer's to read
+  // and modify until Release(n) hands the first n back to the producer. No copy.
+  std::span<T> PeekBurst(std::size_t max) noexcept {
+    const std::uint64_t head = consumer_.head.load(std::memory_order_relaxed);
+    std::size_t avail = static_cast<std::size_t>(consumer_.cached_tail - head);
+    if (avail < max) {
+      consumer_.cached_tail = producer_.tail.load(std::memory_order_acquire);
+      avail = static_cast<std::size_t>(consumer_.cached_tail - head);
+    }
+    const std::size_t start = static_cast<std::size_t>(head) & mask_;
+    std::size_t n = avail < max ? avail : max;
+    if (n > capacity_ - start) n = capacity_ - start;
+    return std::span<T>(items_.get() + start, n);
+  }
+  void Release(std::size_t n) noexcept {
+    // Release: our reads of these slots happen-before the producer reuses them.
+    consumer_.head.store(consumer_.head.load(std::memory_order_relaxed) + n,
+                         std::memory_order_release);
+  }
+
   // Either side, approximate: items in the ring right now.
   std::size_t SizeApprox() const noexcept {
     return static_cast<std::size_t>(producer_.tail.load(std::memory_order_acquire) -
