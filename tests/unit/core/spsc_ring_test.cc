@@ -24,6 +24,28 @@ TEST(SpscRing, RoundsCapacityUpAndRefusesWhenFull) {
   EXPECT_EQ(ring.SizeApprox(), 7u);
 }
 
+TEST(SpscRing, PeekGivesContiguousPiecesInPlaceUntilReleased) {
+  SpscRing<int> ring(8);
+  std::array<int, 6> a{0, 1, 2, 3, 4, 5};
+  ASSERT_EQ(ring.PushBurst(a), 6u);
+  std::array<int, 6> out{};
+  ASSERT_EQ(ring.PopBurst(std::span<int>(out).first(5)).size(), 5u);  // head at 5
+  std::array<int, 5> b{6, 7, 8, 9, 10};
+  ASSERT_EQ(ring.PushBurst(b), 5u);  // slots 6, 7, then wraps to 0, 1, 2
+  auto first = ring.PeekBurst(100);
+  ASSERT_EQ(first.size(), 3u);  // 5, 6, 7: up to the end of the array
+  EXPECT_EQ(first[0], 5);
+  EXPECT_EQ(first[2], 7);
+  first[1] = 60;  // the consumer may modify what it holds
+  EXPECT_EQ(ring.PeekBurst(100)[1], 60);  // not released: the same items again
+  ring.Release(3);
+  EXPECT_EQ(ring.PushBurst(a), 5u);  // 8 slots less the 3 still held (8, 9, 10)
+  auto second = ring.PeekBurst(2);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0], 8);
+  EXPECT_EQ(second[1], 9);
+}
+
 TEST(SpscRing, TwoThreadsPassEveryItemInOrder) {
   SpscRing<std::uint64_t> ring(64);
   constexpr std::uint64_t kItems = 2'000'000;
