@@ -134,7 +134,9 @@ void UpdateMerger::Run() {
     } else if (++idle < 4) {
       std::this_thread::yield();
     } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
+      // 100 us while updates were flowing a moment ago, 1 ms once it has been quiet for a while:
+      // an inbox holds well over a millisecond of updates.
+      std::this_thread::sleep_for(std::chrono::microseconds(idle < 100 ? 100 : 1000));
     }
   }
 }
