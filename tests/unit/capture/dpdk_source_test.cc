@@ -76,11 +76,21 @@ std::vector<std::uint8_t> Frame(int i) {
   return f;
 }
 
+// Files this test process wrote, removed when it exits.
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 // Microsecond timestamps: net_pcap reports the record time in microseconds.
 std::string WriteTestPcap(const std::string& name, int frames, int link = DLT_EN10MB) {
+  static TempFiles files;
   const std::string path = (std::filesystem::path(::testing::TempDir()) /
                             ("wb_dpdk_" + std::to_string(::getpid()) + "_" + name))
                                .string();
+  files.paths.push_back(path);
   pcap_t* dead = pcap_open_dead(link, 65535);
   pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
   for (int i = 0; i < frames; ++i) {

@@ -66,9 +66,21 @@ std::vector<std::uint8_t> NullLink(const std::vector<std::uint8_t>& l3) {
   return f;
 }
 
+// Files this test process wrote, removed when it exits (CTest runs each test in its own process).
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 std::string TempPath(const std::string& name) {
-  return (fs::path(::testing::TempDir()) / ("wb_pcap_" + std::to_string(::getpid()) + "_" + name))
-      .string();
+  static TempFiles files;
+  std::string path =
+      (fs::path(::testing::TempDir()) / ("wb_pcap_" + std::to_string(::getpid()) + "_" + name))
+          .string();
+  files.paths.push_back(path);
+  return path;
 }
 
 void WritePcap(const std::string& path, int link_type, bool nanos, const std::vector<Frame>& fr) {

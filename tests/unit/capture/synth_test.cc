@@ -4,6 +4,7 @@
 #include "weighbridge/capture/synth.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -21,9 +22,21 @@
 namespace weighbridge::capture {
 namespace {
 
+// Files this test process wrote, removed when it exits (CTest runs each test in its own process).
+struct TempFiles {
+  std::vector<std::string> paths;
+  ~TempFiles() {
+    for (const std::string& p : paths) std::remove(p.c_str());
+  }
+};
+
 std::string TempPath(const std::string& name) {
+  static TempFiles files;
   const char* dir = std::getenv("TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/wb_synth_test_" + name;
+  std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/wb_synth_test_" +
+                     std::to_string(::getpid()) + "_" + name;
+  files.paths.push_back(path);
+  return path;
 }
 
 std::string ReadAll(const std::string& path) {
