@@ -144,7 +144,10 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
     progress.Maybe(source.decoder().counters());
     if (r.state == capture::PollResult::State::kEnd) break;
     if (r.state == capture::PollResult::State::kError) {
-      result.summary.input_error = r.error;
+      // A signal that lands in a blocking read makes libpcap report a read error: say what it was.
+      result.interrupted = stop.load(std::memory_order_relaxed);
+      result.summary.input_error =
+          result.interrupted ? "interrupted by a signal before the end of the input" : r.error;
       break;
     }
   }
