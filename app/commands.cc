@@ -136,7 +136,9 @@ options:
                        staging_ingest, train_and_return), in the order they were raised
   --summary-json FILE  totals, per-direction counts, decode errors by reason ("-" = stdout)
   --workers N          shard workers (default: pipeline.workers); results do not depend on it
+                       unless the flow table fills and evicts (each shard evicts on its own)
   --via pcap|dpdk      read with libpcap (default) or through DPDK's net_pcap virtual device
+                       (root; net_pcap keeps only captured lengths: use full-frame captures)
   --no-progress        no progress line on a terminal
 
 exit codes: 0 the whole capture was read; 1 reading stopped early (the summary's input_error
