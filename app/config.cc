@@ -1416,7 +1416,25 @@ std::variant<Config, ConfigErrors> LoadConfigText(std::string_view text, std::st
   } catch (const std::exception& e) {
     loader.Error(YAML::Mark::null_mark(), "", std::string("cannot parse: ") + e.what());
   }
-  if (!loader.errors().empty()) return ConfigErrors{std::move(loader.errors())};
+  if (!loader.errors().empty()) {
+    // In file order, whatever order the sections were checked in. Every line starts
+    // "NAME:LINE:COL: " (the name may itself hold colons, so the numbers are read after it).
+    const std::size_t skip = name.size() + 1;
+    auto position = [skip](const std::string& e) {
+      std::pair<long, long> pos{0, 0};
+      if (e.size() > skip) {
+        char* end = nullptr;
+        pos.first = std::strtol(e.c_str() + skip, &end, 10);
+        if (end != nullptr && *end == ':') pos.second = std::strtol(end + 1, nullptr, 10);
+      }
+      return pos;
+    };
+    std::stable_sort(loader.errors().begin(), loader.errors().end(),
+                     [&](const std::string& a, const std::string& b) {
+                       return position(a) < position(b);
+                     });
+    return ConfigErrors{std::move(loader.errors())};
+  }
   if (config.site.inside.empty()) {  // also for an empty file: notes derive from values only
     config.notes.push_back(
         "site.inside: empty, so every packet is transit and no inbound or outbound transfer is "
