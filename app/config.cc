@@ -1429,10 +1429,9 @@ std::variant<Config, ConfigErrors> LoadConfigText(std::string_view text, std::st
       }
       return pos;
     };
-    std::stable_sort(loader.errors().begin(), loader.errors().end(),
-                     [&](const std::string& a, const std::string& b) {
-                       return position(a) < position(b);
-                     });
+    std::stable_sort(
+        loader.errors().begin(), loader.errors().end(),
+        [&](const std::string& a, const std::string& b) { return position(a) < position(b); });
     return ConfigErrors{std::move(loader.errors())};
   }
   if (config.site.inside.empty()) {  // also for an empty file: notes derive from values only

@@ -57,7 +57,7 @@ TEST(ModelCatalogYaml, WellKnownSizes) {
   EXPECT_EQ(SizeOf(c, "Llama-3.1-8B", "bf16/fp16"), 16'060'000'000ULL);    // "8B bf16 = 16.1 GB"
   EXPECT_EQ(SizeOf(c, "Llama-3.1-70B", "bf16/fp16"), 141'200'000'000ULL);  // "70B = 141 GB"
   EXPECT_EQ(SizeOf(c, "DeepSeek-V3/R1", "fp8/int8"), 685'000'000'000ULL);  // "671B fp8 = 685 GB"
-  EXPECT_EQ(SizeOf(c, "Kimi-K2", "fp8/int8"), 1'026'408'232'448ULL);  // the checkpoint's count
+  EXPECT_EQ(SizeOf(c, "Kimi-K2", "fp8/int8"), 1'026'408'232'448ULL);       // the checkpoint's count
   EXPECT_EQ(SizeOf(c, "Qwen2.5-0.5B", "fp32"), 1'960'000'000ULL);
   EXPECT_EQ(SizeOf(c, "Mixtral-8x7B", "gguf-q8_0"), 49'618'750'000ULL);   // 46.7e9 x 8.5 / 8
   EXPECT_EQ(SizeOf(c, "Llama-3.1-8B", "gguf-q4_k_m"), 4'868'187'500ULL);  // 8.03e9 x 4.85 / 8

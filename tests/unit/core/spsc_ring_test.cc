@@ -36,7 +36,7 @@ TEST(SpscRing, PeekGivesContiguousPiecesInPlaceUntilReleased) {
   ASSERT_EQ(first.size(), 3u);  // 5, 6, 7: up to the end of the array
   EXPECT_EQ(first[0], 5);
   EXPECT_EQ(first[2], 7);
-  first[1] = 60;  // the consumer may modify what it holds
+  first[1] = 60;                          // the consumer may modify what it holds
   EXPECT_EQ(ring.PeekBurst(100)[1], 60);  // not released: the same items again
   ring.Release(3);
   EXPECT_EQ(ring.PushBurst(a), 5u);  // 8 slots less the 3 still held (8, 9, 10)
