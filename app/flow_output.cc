@@ -1,6 +1,7 @@
 #include "flow_output.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -125,8 +126,9 @@ std::string AlertJson(const analytics::Alert& a) {
   j["tenant"] = a.tenant.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.tenant);
   if (a.model_match) {
     const analytics::ModelMatch& m = *a.model_match;
+    // A parameter count is a whole number; the catalog keeps it as a double ("8.03B").
     j["model_match"] = {{"name", m.name},
-                        {"params", m.params},
+                        {"params", static_cast<std::uint64_t>(std::llround(m.params))},
                         {"dtype", m.dtype},
                         {"bytes", m.bytes},
                         {"error_pct", m.error_pct}};
