@@ -278,6 +278,15 @@ constexpr ScenarioDef kScenarios[] = {
     {"tunnel-vxlan",
      "web flows and a 50 MB upload carried inside VXLAN (UDP 4789) between "
      "192.0.2.1 and 10.0.0.1, plus untunnelled DNS; truth is the inner packets"},
+    {"train-and-return",
+     "2 GB downloaded by 10.30.7.10 from 198.51.100.20 (8 streams), then 3 days later "
+     "2,460,000,000 bytes (1.23B parameters in bf16) uploaded to 198.51.100.30 (4 streams)"},
+    {"v6-vlan-upload",
+     "a 1.5 GB 4-stream IPv6 upload on VLAN 30 from 2001:db8:100:30::77 to "
+     "2001:db8:f00::77:443, light background"},
+    {"slow-upload-gap",
+     "two 600 MiB halves of one upload from 10.30.8.10 to 203.0.113.90:443, 15 minutes "
+     "apart (longer than the default 10 minute transfer gap)"},
 };
 
 }  // namespace
@@ -774,6 +783,51 @@ void SynthImpl::SetUp(const std::string& name) {
       up.rate_bps = 1e9;
       up.retx_every = 1000;
       AddTransfer(up, t0 + static_cast<std::int64_t>(i) * 2 * kSec);
+    }
+    return;
+  }
+  if (name == "train-and-return") {
+    Transfer in;
+    in.client = V4(10, 30, 7, 10);
+    in.server = V4(198, 51, 100, 20);
+    in.upload = false;
+    in.total = Scaled(2e9);
+    in.streams = 8;
+    in.rate_bps = 10e9;
+    AddTransfer(in, t0 + 100 * kMs);
+    Transfer out;
+    out.client = V4(10, 30, 7, 10);
+    out.server = V4(198, 51, 100, 30);
+    out.first_port = 42000;
+    out.total = Scaled(2'460'000'000.0);
+    out.streams = 4;
+    out.rate_bps = 10e9;
+    AddTransfer(out, t0 + 3 * 24 * 3600 * kSec);
+    return;
+  }
+  if (name == "v6-vlan-upload") {
+    AddSpawner(SpawnKind::kBackground, t0, 5 * kMs, Scaled(200));
+    Transfer up;
+    up.client = V6(kInsideV6, 0x30, 0x77);
+    up.server = V6(kOutsideV6, 0, 0x77);
+    up.vlan = 30;
+    up.total = Scaled(1.5e9);
+    up.streams = 4;
+    up.rate_bps = 10e9;
+    up.retx_every = 700;
+    AddTransfer(up, t0 + 100 * kMs);
+    return;
+  }
+  if (name == "slow-upload-gap") {
+    for (std::uint32_t half = 0; half < 2; ++half) {
+      Transfer up;
+      up.client = V4(10, 30, 8, 10);
+      up.server = V4(203, 0, 113, 90);
+      up.first_port = static_cast<std::uint16_t>(43000 + 100 * half);
+      up.total = Scaled(600.0 * 1024 * 1024);
+      up.streams = 2;
+      up.rate_bps = 5e9;
+      AddTransfer(up, t0 + static_cast<std::int64_t>(half) * 15 * 60 * kSec);
     }
     return;
   }
