@@ -1477,10 +1477,6 @@ Config DefaultConfig() {
   return std::get<Config>(LoadConfigText("", "defaults"));
 }
 
-capture::SiteClassifier MakeSiteClassifier(const Config& config) {
-  return capture::SiteClassifier(config.site);
-}
-
 std::string ExplainConfig(const Config& c) {
   std::ostringstream o;
   o << "# weighbridge effective configuration: every key, defaults filled in.\n";

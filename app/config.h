@@ -212,8 +212,6 @@ Config DefaultConfig();
 // back gives an equal Config.
 std::string ExplainConfig(const Config& config);
 
-capture::SiteClassifier MakeSiteClassifier(const Config& config);
-
 // Value syntax, exposed for tests. Each returns "" on success, else what was wrong and what would
 // be accepted (without the key path).
 std::string ParseSize(std::string_view text, std::uint64_t* bytes);

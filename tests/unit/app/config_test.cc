@@ -359,7 +359,7 @@ TEST(ConfigExplain, RoundTripsDefaultAndFull) {
 }
 
 TEST(ConfigLoad, SiteClassifier) {
-  const capture::SiteClassifier s = MakeSiteClassifier(MustLoad(kFull));
+  const capture::SiteClassifier s(MustLoad(kFull).site);
   EXPECT_TRUE(s.IsInside(IpAddress::V4(0x0a1e0001)));  // 10.30.0.1
   EXPECT_EQ(s.TenantOf(IpAddress::V4(0x0a1e0001)), 1);
   EXPECT_FALSE(s.IsInside(IpAddress::V4(0xc0000201)));  // 192.0.2.1
