@@ -53,7 +53,8 @@ def main():
                                 stderr=subprocess.PIPE)
         proc.stdin.write(blob[:cut])
         proc.stdin.flush()  # the pipe stays open: the replay waits for more
-        time.sleep(1.0)
+        # write() returned once the replay had read all but the pipe buffer; let it take the rest.
+        time.sleep(2.0)
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         try:
