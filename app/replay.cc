@@ -134,22 +134,21 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   std::vector<capture::PacketMeta> burst(kBurst);
   ProgressLine progress(options.progress);
   for (;;) {
-    if (stop.load(std::memory_order_relaxed)) {
-      result.interrupted = true;
-      result.summary.input_error = "interrupted by a signal before the end of the input";
-      break;
-    }
+    if (stop.load(std::memory_order_relaxed)) break;
     const capture::PollResult r = source.Poll(burst);
     pipeline.Dispatch(std::span<const capture::PacketMeta>(burst.data(), r.packets));
     progress.Maybe(source.decoder().counters());
     if (r.state == capture::PollResult::State::kEnd) break;
     if (r.state == capture::PollResult::State::kError) {
-      // A signal that lands in a blocking read makes libpcap report a read error: say what it was.
-      result.interrupted = stop.load(std::memory_order_relaxed);
-      result.summary.input_error =
-          result.interrupted ? "interrupted by a signal before the end of the input" : r.error;
+      result.summary.input_error = r.error;
       break;
     }
+  }
+  // A signal that lands in a blocking read makes libpcap see an error or, on a pipe, the end of
+  // the input: either way the input was cut short by the signal, so say that.
+  if (stop.load(std::memory_order_relaxed)) {
+    result.interrupted = true;
+    result.summary.input_error = "interrupted by a signal before the end of the input";
   }
   pipeline.Finish();
   merger.Finish();
