@@ -830,7 +830,8 @@ void Loader::LoadExternalGroup(const YAML::Node& n, const YAML::Mark& w, const s
 void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::string& p,
                         const capture::SiteOptions* site, DetectConfig* out) {
   Fields f;
-  if (!ReadMap(n, w, p, {"weight_transfer", "ingest", "staging", "train_and_return", "allow"},
+  if (!ReadMap(n, w, p,
+               {"weight_transfer", "ingest", "staging", "train_and_return", "allow", "sensitive"},
                &f)) {
     return;
   }
@@ -907,16 +908,44 @@ void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::str
   if (const Field* s = f.Find("staging"); s != nullptr) {
     const std::string sp = p + ".staging";
     Fields sf;
-    if (ReadMap(s->value, s->key_mark, sp, {"window", "threshold", "storage"}, &sf)) {
+    if (ReadMap(s->value, s->key_mark, sp,
+                {"window", "threshold", "storage", "baseline", "baseline_max"}, &sf)) {
       ReadField(sf, "window", sp, DurationReader(kNanosPerSecond, 365 * kNanosPerDay),
                 &out->staging.window_ns);
       ReadField(sf, "threshold", sp, SizeReader(1, kMaxSize), &out->staging.threshold_bytes);
+      ReadField(sf, "baseline", sp, DurationReader(kNanosPerSecond, 365 * kNanosPerDay),
+                &out->staging.baseline_ns);
+      ReadField(sf, "baseline_max", sp, SizeReader(0, kMaxSize), &out->staging.baseline_max_bytes);
       const bool ok = Clean([&] {
         ReadField(sf, "storage", sp, ListReader<Prefix>(PrefixReader()), &out->staging.storage);
       });
       if (const Field* st = sf.Find("storage"); ok && st != nullptr && site != nullptr) {
         CheckWithin(st->value, st->key_mark, sp + ".storage", out->staging.storage, site->inside,
                     "site.inside");
+      }
+    }
+  }
+  if (const Field* s = f.Find("sensitive"); s != nullptr) {
+    const std::string sp = p + ".sensitive";
+    Fields sf;
+    if (ReadMap(s->value, s->key_mark, sp, {"tenants", "prefixes"}, &sf)) {
+      const bool names_ok = Clean([&] {
+        ReadField(sf, "tenants", sp, ListReader<std::string>(StringReader(false)),
+                  &out->sensitive.tenants);
+      });
+      ReadField(sf, "prefixes", sp, ListReader<Prefix>(PrefixReader()), &out->sensitive.prefixes);
+      const Field* tf = sf.Find("tenants");
+      if (names_ok && tf != nullptr && tf->value.IsSequence() && site != nullptr) {
+        for (std::size_t i = 0; i < out->sensitive.tenants.size() && i < tf->value.size(); ++i) {
+          const std::string& name = out->sensitive.tenants[i];
+          const bool known =
+              std::any_of(site->tenants.begin(), site->tenants.end(),
+                          [&](const capture::TenantOptions& t) { return t.name == name; });
+          if (!known) {
+            Error(MarkOf(tf->value[i], tf->key_mark), Index(sp + ".tenants", i),
+                  Quoted(name) + " is not a tenant in site.tenants");
+          }
+        }
       }
     }
   }
@@ -1569,7 +1598,18 @@ std::string ExplainConfig(const Config& c) {
   Line(o, 4, "window: " + FormatDuration(d.staging.window_ns));
   Line(o, 4, "threshold: " + FormatSize(d.staging.threshold_bytes));
   Line(o, 4, "storage: " + PrefixesYaml(d.staging.storage));
+  Line(o, 4, "baseline: " + FormatDuration(d.staging.baseline_ns));
+  Line(o, 4, "baseline_max: " + FormatSize(d.staging.baseline_max_bytes));
   Line(o, 2, "train_and_return: {within: " + FormatDuration(d.train_and_return.within_ns) + "}");
+  {
+    std::string names = "tenants: [";
+    for (std::size_t i = 0; i < d.sensitive.tenants.size(); ++i) {
+      names += (i == 0 ? "" : ", ") + YamlString(d.sensitive.tenants[i]);
+    }
+    Line(o, 2, "sensitive:");
+    Line(o, 4, names + "]");
+    Line(o, 4, "prefixes: " + PrefixesYaml(d.sensitive.prefixes));
+  }
   if (d.allow.empty()) {
     Line(o, 2, "allow: []");
   } else {

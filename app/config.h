@@ -115,6 +115,10 @@ struct IngestConfig {
 struct StagingConfig {
   std::int64_t window_ns = 1 * kNanosPerHour;
   std::uint64_t threshold_bytes = 10 * kTB;
+  // "No bulk history": the host sent at most baseline_max_bytes into storage in the
+  // baseline_ns before the window.
+  std::int64_t baseline_ns = 7 * kNanosPerDay;
+  std::uint64_t baseline_max_bytes = 1 * kTB;
   std::vector<Prefix> storage;  // each inside site.inside; empty: the detector has nothing to watch
   friend bool operator==(const StagingConfig&, const StagingConfig&) = default;
 };
@@ -134,12 +138,20 @@ struct AllowRuleConfig {
   friend bool operator==(const AllowRuleConfig&, const AllowRuleConfig&) = default;
 };
 
+// Alerts that involve these tenants (by name, from site.tenants) or destinations are critical.
+struct SensitiveConfig {
+  std::vector<std::string> tenants;
+  std::vector<Prefix> prefixes;
+  friend bool operator==(const SensitiveConfig&, const SensitiveConfig&) = default;
+};
+
 struct DetectConfig {
   WeightTransferConfig weight_transfer;
   IngestConfig ingest;
   StagingConfig staging;
   TrainAndReturnConfig train_and_return;
   std::vector<AllowRuleConfig> allow;
+  SensitiveConfig sensitive;
   friend bool operator==(const DetectConfig&, const DetectConfig&) = default;
 };
 

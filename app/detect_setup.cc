@@ -25,6 +25,10 @@ analytics::DetectOptions DetectOptionsFrom(const Config& c) {
   d.staging.window_ns = in.staging.window_ns;
   d.staging.threshold_bytes = in.staging.threshold_bytes;
   d.staging.storage = in.staging.storage;
+  d.staging.baseline_ns = in.staging.baseline_ns;
+  d.staging.baseline_max_bytes = in.staging.baseline_max_bytes;
+  d.sensitive_tenants = in.sensitive.tenants;
+  d.sensitive_prefixes = in.sensitive.prefixes;
   d.train_and_return.within_ns = in.train_and_return.within_ns;
   for (const AllowRuleConfig& a : in.allow) d.allow.push_back({a.name, a.prefixes, a.directions});
   for (const capture::TenantOptions& t : c.site.tenants) d.tenant_names.push_back(t.name);

@@ -9,8 +9,8 @@ model size, not from the detectors.
 - flood-upload at scale 1.1: a 1.1 GB upload hidden among 300,000 one-packet flows -> fires.
 - traps: bulk-upload at scale 1 (1e9 bytes, just under min_size 1 GiB); ingest (2 GB
   downloaded: inbound); bulk-upload at scale 2 to an allow-listed partner -> no weight_transfer
-  alert. The allow-list trap is also run without the rule, where it must fire, so that the trap
-  could fail.
+  alert. The allow-list trap is also run without the rule, where it must fire (a warning), so
+  that the trap could fail; and once more with the destination marked sensitive (critical).
 - v6-vlan-upload: the same detector on IPv6 over VLAN 30, grouped by the peer's /48.
 - slow-upload-gap: two 600 MiB halves 15 minutes apart (gap 10 minutes) are two transfers, and
   neither alone reaches min_size: silent. (This is the documented limit of a gap-based transfer.)
@@ -133,6 +133,13 @@ def main():
         alerts, _ = weight_alerts(args.binary, work, "bulk-upload", 2, SITE, failures)
         failures.check(len({a["id"] for a in alerts}) == 1,
                        "bulk-upload x2 without the allow rule must alert (the trap's control)")
+        failures.check(all(a["severity"] == "warning" for a in alerts),
+                       "an unknown external peer is a warning: %r" % [a["severity"] for a in alerts])
+        # The same upload to a destination marked sensitive is critical.
+        sensitive = SITE + "detect:\n  sensitive: {prefixes: [203.0.113.0/24]}\n"
+        alerts, _ = weight_alerts(args.binary, work, "bulk-upload", 2, sensitive, failures)
+        failures.check(alerts and all(a["severity"] == "critical" for a in alerts),
+                       "upload to a sensitive destination: %r" % [a["severity"] for a in alerts])
 
         # IPv6 on a VLAN: the same detector, the /48 as the peer group.
         alerts, _ = weight_alerts(args.binary, work, "v6-vlan-upload", 1, SITE, failures)

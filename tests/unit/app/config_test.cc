@@ -242,8 +242,9 @@ detect:
   ingest:
     external_group: {ipv4_prefix: 20, ipv6_prefix: 40}
     windows: [{window: 30m, threshold: 1.5TB}, {window: 2d, threshold: 1PiB}]
-  staging: {window: 2h, threshold: 500GiB, storage: [10.20.0.0/24]}
+  staging: {window: 2h, threshold: 500GiB, storage: [10.20.0.0/24], baseline: 3d, baseline_max: 2TB}
   train_and_return: {within: 14d}
+  sensitive: {tenants: [research], prefixes: [192.0.2.0/24, "2001:db8:f00::/48"]}
   allow:
     - {name: backup-partner, prefixes: [198.51.100.0/24], directions: [outbound]}
     - {name: mirror, prefixes: ["2001:db8:ffff::/48"]}
@@ -316,6 +317,10 @@ TEST(ConfigLoad, FullConfigParsesEveryKey) {
   EXPECT_EQ(c.detect.staging.window_ns, 7'200'000'000'000);
   EXPECT_EQ(c.detect.staging.threshold_bytes, 500ull << 30);
   EXPECT_EQ(c.detect.staging.storage, std::vector<Prefix>{P("10.20.0.0/24")});
+  EXPECT_EQ(c.detect.staging.baseline_ns, 3 * 86'400'000'000'000LL);
+  EXPECT_EQ(c.detect.staging.baseline_max_bytes, 2'000'000'000'000ull);
+  EXPECT_EQ(c.detect.sensitive.tenants, std::vector<std::string>{"research"});
+  EXPECT_EQ(c.detect.sensitive.prefixes.size(), 2u);
   EXPECT_EQ(c.detect.train_and_return.within_ns, 14 * 86'400'000'000'000);
   ASSERT_EQ(c.detect.allow.size(), 2u);
   EXPECT_EQ(c.detect.allow[0].directions,
@@ -494,6 +499,15 @@ const BadCase kBadCases[] = {
      "detect.ingest.windows[0].by", 3, "unknown key"},
     {"detect:\n  staging:\n    window: 0s\n", "detect.staging.window", 3, "out of range"},
     {"detect:\n  staging:\n    threshold: 10XB\n", "detect.staging.threshold", 3, "not a size"},
+    {"detect:\n  staging:\n    baseline: 7\n", "detect.staging.baseline", 3, "no unit"},
+    {"detect:\n  staging:\n    baseline_max: 1 TB\n", "detect.staging.baseline_max", 3,
+     "not a size"},
+    {"site:\n  inside: [10.0.0.0/8]\n  tenants: [{name: research, prefixes: [10.30.0.0/16]}]\n"
+     "detect:\n  sensitive:\n    tenants: [research, vision]\n",
+     "detect.sensitive.tenants[1]", 6, "not a tenant"},
+    {"detect:\n  sensitive:\n    prefixes: [192.0.2.1/24]\n", "detect.sensitive.prefixes[0]", 3,
+     "host bits"},
+    {"detect:\n  sensitive:\n    owners: []\n", "detect.sensitive.owners", 3, "unknown key"},
     {"detect:\n  staging:\n    storage: [192.168.0.0/24]\n", "detect.staging.storage[0]", 3,
      "not inside site.inside"},
     {"detect:\n  train_and_return: {within: 30 days}\n", "detect.train_and_return.within", 2,
