@@ -226,7 +226,8 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
       counters_.flows_ended.Add(1);
       i = Probe(m, hash32, &found);
     } else if (options_.active_timeout_ns > 0 &&
-               (m.ts.ns - s.first_ns) / options_.active_timeout_ns >
+               m.ts.ns - s.first_ns >= options_.active_timeout_ns &&  // skips the divisions
+               (m.ts.ns - s.first_ns) / options_.active_timeout_ns >  // for young flows
                    (s.last_ns - s.first_ns) / options_.active_timeout_ns) {
       Emit(s, FlowEndReason::kActive, m.ts);  // the packet crossed an active-timeout boundary
     }
