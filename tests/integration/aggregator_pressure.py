@@ -26,17 +26,12 @@ SEED = 7
 SITE = "site:\n  inside: [10.0.0.0/8, 2001:db8:100::/48]\n"
 
 
-def load_jsonl(path):
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
 def synth(binary, scenario, out, extra=()):
     p = wbtest.run([binary, "synth", "--scenario", scenario, "--seed", str(SEED), "--out", out,
                     *extra], timeout=300)
     if p.returncode != 0:
         raise RuntimeError("synth %s failed: %s" % (scenario, p.stderr.decode()[-500:]))
-    return load_jsonl(out + ".truth.jsonl")
+    return wbtest.load_jsonl(out + ".truth.jsonl")
 
 
 def main():

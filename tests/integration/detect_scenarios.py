@@ -24,7 +24,6 @@ usage: detect_scenarios.py --binary PATH
 """
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -63,16 +62,9 @@ def replay_alerts(binary, work, scenario, scale, config_text, failures):
     os.unlink(cap)  # gigabytes: do not keep them for the next case
     failures.check(p.returncode == 0, "replay %s: exit %d %s"
                    % (scenario, p.returncode, p.stderr.decode()[-300:]))
-    alerts = []
-    if os.path.exists(alerts_path):
-        with open(alerts_path, encoding="utf-8") as fh:
-            alerts = [json.loads(line) for line in fh if line.strip()]
-    transfers = []
-    if os.path.exists(transfers_path):
-        with open(transfers_path, encoding="utf-8") as fh:
-            transfers = [json.loads(line) for line in fh if line.strip()]
-    with open(truth_path, encoding="utf-8") as fh:
-        truth = [json.loads(line) for line in fh if line.strip()]
+    alerts = wbtest.load_jsonl(alerts_path) if os.path.exists(alerts_path) else []
+    transfers = wbtest.load_jsonl(transfers_path) if os.path.exists(transfers_path) else []
+    truth = wbtest.load_jsonl(truth_path)
     return alerts, truth, transfers
 
 

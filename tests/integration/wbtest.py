@@ -100,6 +100,12 @@ def parse_flows(text, where):
     return flows
 
 
+def load_jsonl(path):
+    """A JSON-lines file (flows, transfers, alerts, truth) as a list of dicts."""
+    with open(path, encoding="utf-8") as fh:
+        return parse_flows(fh.read(), path)
+
+
 def flow_key(f):
     """Direction-free flow identity (proto, vlan, {endpoint, endpoint})."""
     ends = sorted([(str(f["a"]), int(f["a_port"])), (str(f["b"]), int(f["b_port"]))])
