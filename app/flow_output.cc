@@ -49,6 +49,15 @@ std::vector<FlowLine> FlowCollector::TakeSorted() {
   return out;
 }
 
+namespace {
+
+// Optional names are null in JSON, not "".
+nlohmann::ordered_json NullIfEmpty(const std::string& s) {
+  return s.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s);
+}
+
+}  // namespace
+
 std::string FlowLineJson(const FlowLine& f) {
   nlohmann::ordered_json j;
   j["proto"] = f.key.proto;
@@ -71,14 +80,11 @@ std::string FlowLineJson(const FlowLine& f) {
 std::string TransferJson(const analytics::Transfer& t,
                          const std::vector<std::string>& tenant_names) {
   nlohmann::ordered_json j;
-  char id[24];
-  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(t.id));
-  j["id"] = id;
+  j["id"] = analytics::AlertIdString(t.id);  // ids are printed alike everywhere
   j["kind"] = capture::DirectionName(t.kind);
   j["inside"] = t.inside.ToString();
   j["external"] = t.external.ToString();
-  j["external_name"] =
-      t.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(t.external_name);
+  j["external_name"] = NullIfEmpty(t.external_name);
   j["tenant"] = t.tenant == 0 || t.tenant > tenant_names.size()
                     ? nlohmann::ordered_json()
                     : nlohmann::ordered_json(tenant_names[t.tenant - 1]);
@@ -111,19 +117,15 @@ std::string AlertJson(const analytics::Alert& a) {
   j["severity"] = std::string(analytics::AlertSeverityName(a.severity));
   j["first_seen"] = FormatStreamTime(a.first_seen);
   j["last_seen"] = FormatStreamTime(a.last_seen);
-  // A single host is written as its address, a range (a tenant's) as a prefix.
-  const bool host = a.inside.length == (a.inside.IsV4() ? 32 : 128);
-  j["inside"] = !a.has_inside ? nlohmann::ordered_json()
-                : host        ? nlohmann::ordered_json(a.inside.network.ToString())
-                              : nlohmann::ordered_json(a.inside.ToString());
+  j["inside"] =
+      a.has_inside ? nlohmann::ordered_json(HostOrPrefix(a.inside)) : nlohmann::ordered_json();
   j["external"] = a.external.ToString();
-  j["external_name"] =
-      a.external_name.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.external_name);
+  j["external_name"] = NullIfEmpty(a.external_name);
   j["direction"] = capture::DirectionName(a.direction);
   j["bytes"] = a.bytes;
   j["payload_bytes"] = a.payload_bytes;
   j["flows"] = a.flows;
-  j["tenant"] = a.tenant.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(a.tenant);
+  j["tenant"] = NullIfEmpty(a.tenant);
   if (a.model_match) {
     const analytics::ModelMatch& m = *a.model_match;
     // A parameter count is a whole number; the catalog keeps it as a double ("8.03B").
