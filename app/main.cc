@@ -7,6 +7,16 @@
 #include <vector>
 
 #include "commands.h"
+// Commands that come with an output module (TEMPORARY while they are built in parallel; the
+// dispatch table below becomes plain once they have landed).
+#if __has_include("history_cmd.h")
+#include "history_cmd.h"
+#define WB_HAVE_HISTORY_CMD 1
+#endif
+#if __has_include("alerts_cmd.h")
+#include "alerts_cmd.h"
+#define WB_HAVE_ALERTS_CMD 1
+#endif
 
 namespace {
 
@@ -43,6 +53,12 @@ int main(int argc, char** argv) {
   if (command == "synth") return SynthCommand(args);
   if (command == "demo") return DemoCommand(args);
   if (command == "check-config") return CheckConfigCommand(args);
+#if defined(WB_HAVE_HISTORY_CMD)
+  if (command == "history") return HistoryCommand(args);
+#endif
+#if defined(WB_HAVE_ALERTS_CMD)
+  if (command == "alerts") return AlertsCommand(args);
+#endif
   std::fprintf(stderr, "weighbridge: unknown command '%.*s'\n\n%s",
                static_cast<int>(command.size()), command.data(), kUsage);
   return 2;

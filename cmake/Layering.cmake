@@ -1,5 +1,5 @@
 # The one table of allowed module edges (STYLE.md §1). Data flows left to right and so do
-# dependencies: app -> {store, telemetry, alerting} -> analytics -> capture -> core.
+# dependencies: app -> {store, telemetry, alerting, flowexport} -> analytics -> capture -> core.
 # wb_add_module() checks each target's DEPS against this table at configure time, and
 # scripts/lint checks the #include lines against it.
 set(WB_LAYER_core "")
@@ -8,8 +8,9 @@ set(WB_LAYER_analytics "capture;core")
 set(WB_LAYER_store "analytics;capture;core")
 set(WB_LAYER_telemetry "analytics;capture;core")
 set(WB_LAYER_alerting "analytics;capture;core")
+set(WB_LAYER_flowexport "analytics;capture;core")  # IPFIX export of our flow records
 set(WB_LAYER_capture_dpdk "capture;core")
-set(WB_LAYER_app "store;telemetry;alerting;analytics;capture;capture_dpdk;core")
+set(WB_LAYER_app "store;telemetry;alerting;flowexport;analytics;capture;capture_dpdk;core")
 
 function(wb_check_layering module deps)
   if(NOT DEFINED WB_LAYER_${module})
