@@ -122,6 +122,23 @@ bool WriteOutputs(const ReplayResult& r, const std::vector<std::string>& tenant_
   return ok;
 }
 
+// "max" -> 0, "realtime" -> 1, else a positive finite number.
+bool ParseSpeed(const std::string& text, double* speed) {
+  if (text == "max") {
+    *speed = 0;
+    return true;
+  }
+  if (text == "realtime") {
+    *speed = 1;
+    return true;
+  }
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end == text.c_str() || *end != '\0' || !(v > 0) || v > 1e9) return false;
+  *speed = v;
+  return true;
+}
+
 constexpr const char* kReplayUsage = R"(usage: weighbridge replay CAPTURE [options]
 
 Accounts every packet of a pcap or pcapng file (CAPTURE "-" reads standard input) and exits.
@@ -139,6 +156,8 @@ options:
                        unless the flow table fills and evicts (each shard evicts on its own)
   --via pcap|dpdk      read with libpcap (default) or through DPDK's net_pcap virtual device
                        (root; net_pcap keeps only captured lengths: use full-frame captures)
+  --speed max|realtime|N  as fast as possible (default), at the capture's own pace, or N times
+                       that pace, so that scrapes and receivers see the replay as live traffic
   --no-progress        no progress line on a terminal
 
 exit codes: 0 the whole capture was read; 1 reading stopped early (the summary's input_error
@@ -160,9 +179,13 @@ int ReplayCommand(std::span<const std::string_view> argv) {
   if (!args.error().empty()) return Usage(kReplayUsage, args.error());
   if (args.positionals().size() != 1)
     return Usage(kReplayUsage, "replay needs exactly one CAPTURE");
-  for (const char* later : {"--speed", "--db"}) {
-    if (args.Value(later)) {
-      return Usage(kReplayUsage, std::string(later) + " is not available in this build yet");
+  if (args.Value("--db")) return Usage(kReplayUsage, "--db is not available in this build yet");
+  double speed = 0;
+  if (const auto text = args.Value("--speed")) {
+    if (!ParseSpeed(*text, &speed)) {
+      return Usage(
+          kReplayUsage,
+          "--speed: \"" + *text + "\" is not max, realtime or a positive number (times real time)");
     }
   }
   if (args.Has("--deliver"))
@@ -184,6 +207,7 @@ int ReplayCommand(std::span<const std::string_view> argv) {
   options.catalog = &*catalog;
   if (workers) options.pipeline.workers = static_cast<unsigned>(*workers);
   options.progress = !args.Has("--no-progress");
+  options.speed = speed;
   options.keep_flows = args.Value("--flows-out").has_value();
   options.keep_transfers = args.Value("--transfers-out").has_value();
 

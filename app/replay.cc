@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "weighbridge/analytics/pipeline.h"
@@ -48,10 +49,12 @@ class ProgressLine {
 // collector (when flows are kept) and to the sessionizer; flows are counted as they end.
 class Tee : public analytics::FlowSink {
  public:
-  Tee(FlowCollector* flows, analytics::Sessionizer* sessionizer, analytics::DetectorEngine* engine)
-      : flows_(flows), sessionizer_(sessionizer), engine_(engine) {}
+  Tee(FlowCollector* flows, analytics::Sessionizer* sessionizer, analytics::DetectorEngine* engine,
+      std::vector<analytics::FlowSink*> extra)
+      : flows_(flows), sessionizer_(sessionizer), engine_(engine), extra_(std::move(extra)) {}
   void OnFlowUpdate(const analytics::FlowUpdate& u) override {
     if (flows_ != nullptr) flows_->OnFlowUpdate(u);
+    for (analytics::FlowSink* s : extra_) s->OnFlowUpdate(u);
     if (u.reason != analytics::FlowEndReason::kActive) ++flows_ended_;  // each flow ends once
     sessionizer_->OnFlowUpdate(u);
     // Detector time follows update event times, not watermarks: watermarks depend on which
@@ -64,21 +67,65 @@ class Tee : public analytics::FlowSink {
   FlowCollector* flows_;
   analytics::Sessionizer* sessionizer_;
   analytics::DetectorEngine* engine_;
+  std::vector<analytics::FlowSink*> extra_;
   std::uint64_t flows_ended_ = 0;
 };
 
-// Transfers go to the collector and to the detectors, in that order.
+// Transfers go to the collector, the extra outputs, then the detectors; alerts to the collector
+// and the extra outputs.
 class TransferFanout : public analytics::TransferSink {
  public:
-  TransferFanout(analytics::TransferSink* a, analytics::TransferSink* b) : a_(a), b_(b) {}
+  explicit TransferFanout(std::vector<analytics::TransferSink*> sinks) : sinks_(std::move(sinks)) {}
   void OnTransfer(const analytics::Transfer& t) override {
-    a_->OnTransfer(t);
-    b_->OnTransfer(t);
+    for (analytics::TransferSink* s : sinks_) s->OnTransfer(t);
   }
 
  private:
-  analytics::TransferSink* a_;
-  analytics::TransferSink* b_;
+  std::vector<analytics::TransferSink*> sinks_;
+};
+
+class AlertFanout : public analytics::AlertSink {
+ public:
+  explicit AlertFanout(std::vector<analytics::AlertSink*> sinks) : sinks_(std::move(sinks)) {}
+  void OnAlert(const analytics::Alert& a) override {
+    for (analytics::AlertSink* s : sinks_) s->OnAlert(a);
+  }
+
+ private:
+  std::vector<analytics::AlertSink*> sinks_;
+};
+
+// Hands packets on no sooner than their capture time allows at the requested speed.
+class Pacer {
+ public:
+  explicit Pacer(double speed) : speed_(speed) {}
+  bool enabled() const { return speed_ > 0; }
+  // How many of `packets` may go now; sleeps (in slices, watching `stop`) until at least one may.
+  std::size_t Admit(std::span<const capture::PacketMeta> packets, const std::atomic<bool>& stop) {
+    if (packets.empty()) return 0;
+    if (!started_) {
+      started_ = true;
+      first_ns_ = packets.front().ts.ns;
+      wall_start_ = std::chrono::steady_clock::now();
+    }
+    for (;;) {
+      const auto allowed_ns = static_cast<std::int64_t>(
+          static_cast<double>((std::chrono::steady_clock::now() - wall_start_).count()) * speed_);
+      std::size_t n = 0;
+      while (n < packets.size() && packets[n].ts.ns - first_ns_ <= allowed_ns) ++n;
+      if (n > 0 || stop.load(std::memory_order_relaxed)) return n;
+      const auto wait = std::chrono::nanoseconds(static_cast<std::int64_t>(
+          static_cast<double>(packets.front().ts.ns - first_ns_ - allowed_ns) / speed_));
+      std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(
+          wait + std::chrono::microseconds(100), std::chrono::milliseconds(100)));
+    }
+  }
+
+ private:
+  double speed_;
+  bool started_ = false;
+  std::int64_t first_ns_ = 0;
+  std::chrono::steady_clock::time_point wall_start_;
 };
 
 class AlertCollector : public analytics::AlertSink {
@@ -121,22 +168,60 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   sessionizer_options.max_update_delay_ns =
       options.pipeline.active_timeout_ns + options.pipeline.idle_timeout_ns;
   AlertCollector alerts;
+  std::vector<analytics::AlertSink*> alert_sinks = {&alerts};
+  alert_sinks.insert(alert_sinks.end(), options.outputs.alert_sinks.begin(),
+                     options.outputs.alert_sinks.end());
+  AlertFanout alert_fanout(std::move(alert_sinks));
   static const analytics::ModelCatalog kNoCatalog;
   analytics::DetectorEngine engine(
-      options.detect, options.catalog != nullptr ? options.catalog : &kNoCatalog, &alerts);
-  TransferFanout fanout(&transfers, &engine);
+      options.detect, options.catalog != nullptr ? options.catalog : &kNoCatalog, &alert_fanout);
+  std::vector<analytics::TransferSink*> transfer_sinks = {&transfers};
+  transfer_sinks.insert(transfer_sinks.end(), options.outputs.transfer_sinks.begin(),
+                        options.outputs.transfer_sinks.end());
+  transfer_sinks.push_back(&engine);
+  TransferFanout fanout(std::move(transfer_sinks));
   analytics::Sessionizer sessionizer(sessionizer_options, &fanout);
-  Tee tee(options.keep_flows ? &flows : nullptr, &sessionizer, &engine);
-  analytics::UpdateMerger merger(workers, &tee);
+  Tee tee(options.keep_flows ? &flows : nullptr, &sessionizer, &engine, options.outputs.flow_sinks);
+  // Flow records from flow protocols are one more producer into the merger, after the shards.
+  const bool records = static_cast<bool>(options.outputs.take_flow_updates);
+  analytics::UpdateMerger merger(workers + (records ? 1 : 0), &tee);
+  std::vector<analytics::FlowSink*> inboxes = merger.inboxes();
+  analytics::FlowSink* record_inbox = records ? inboxes.back() : nullptr;
+  if (records) inboxes.pop_back();
   // Replay blocks on a full ring rather than dropping: results are exact and repeatable.
-  analytics::ShardedPipeline pipeline(options.pipeline, merger.inboxes(),
+  analytics::ShardedPipeline pipeline(options.pipeline, std::move(inboxes),
                                       analytics::Backpressure::kBlock);
+  if (options.outputs.on_runtime) {
+    options.outputs.on_runtime({&pipeline, &merger, &source, &engine, &sessionizer});
+  }
   std::vector<capture::PacketMeta> burst(kBurst);
+  std::vector<analytics::FlowUpdate> record_updates;
+  StreamTime newest;
   ProgressLine progress(options.progress);
+  Pacer pacer(options.speed);
   for (;;) {
     if (stop.load(std::memory_order_relaxed)) break;
     const capture::PollResult r = source.Poll(burst);
-    pipeline.Dispatch(std::span<const capture::PacketMeta>(burst.data(), r.packets));
+    std::span<const capture::PacketMeta> packets(burst.data(), r.packets);
+    if (!pacer.enabled()) {
+      pipeline.Dispatch(packets);
+    } else {
+      while (!packets.empty() && !stop.load(std::memory_order_relaxed)) {
+        const std::size_t n = pacer.Admit(packets, stop);
+        pipeline.Dispatch(packets.first(n));
+        packets = packets.subspan(n);
+      }
+    }
+    if (r.packets > 0) newest = std::max(newest, burst[r.packets - 1].ts);
+    if (record_inbox != nullptr) {
+      record_updates.clear();
+      options.outputs.take_flow_updates(&record_updates);
+      for (const analytics::FlowUpdate& u : record_updates) {
+        record_inbox->OnFlowUpdate(u);
+        newest = std::max(newest, u.at);
+      }
+      record_inbox->OnWatermark(newest);
+    }
     progress.Maybe(source.decoder().counters());
     if (r.state == capture::PollResult::State::kEnd) break;
     if (r.state == capture::PollResult::State::kError) {
@@ -170,6 +255,7 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   result.summary.transfers = transfers.ended_count();
   result.summary.alerts = engine.counters().alerts;
   result.alerts = std::move(alerts.alerts);
+  if (options.outputs.on_runtime) options.outputs.on_runtime({});
   return result;
 }
 

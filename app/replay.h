@@ -2,18 +2,45 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flow_output.h"
 #include "weighbridge/analytics/alert.h"
 #include "weighbridge/analytics/detectors.h"
 #include "weighbridge/analytics/flow.h"
 #include "weighbridge/analytics/model_catalog.h"
+#include "weighbridge/analytics/pipeline.h"
 #include "weighbridge/analytics/transfer.h"
+#include "weighbridge/analytics/update_merger.h"
 #include "weighbridge/capture/source.h"
 
 namespace weighbridge::app {
+
+// What the outputs may look at while a replay runs (for metrics scraped on another thread).
+struct ReplayRuntime {
+  const analytics::ShardedPipeline* pipeline = nullptr;
+  const analytics::UpdateMerger* merger = nullptr;
+  const capture::PacketSource* source = nullptr;
+  const analytics::DetectorEngine* engine = nullptr;
+  const analytics::Sessionizer* sessionizer = nullptr;
+};
+
+// Extra consumers of what a replay produces (history, metrics, delivery), each called on the
+// thread that produces the record, in the same order the replay's own collectors see it.
+struct ReplayOutputs {
+  std::vector<analytics::FlowSink*> flow_sinks;  // merger thread, event-time order
+  std::vector<analytics::TransferSink*> transfer_sinks;
+  std::vector<analytics::AlertSink*> alert_sinks;
+  // Called once the pipeline runs, and again with nulls just before it is torn down.
+  std::function<void(const ReplayRuntime&)> on_runtime;
+  // Flow records from flow protocols (IPFIX / NetFlow) found in the capture: called after each
+  // poll; the updates it appends enter the merger as one more producer, in the order given, with
+  // event times (`at`) that never go backwards. Null: none.
+  std::function<void(std::vector<analytics::FlowUpdate>*)> take_flow_updates;
+};
 
 struct ReplayOptions {
   analytics::PipelineOptions pipeline;
@@ -23,6 +50,10 @@ struct ReplayOptions {
   const analytics::ModelCatalog* catalog = nullptr;  // not owned; null: no model matching
   bool keep_flows = true;      // collect every flow for --flows-out (memory: one entry per flow)
   bool keep_transfers = true;  // collect ended transfers for --transfers-out
+  // 0: as fast as possible. Otherwise packets are handed on no sooner than their capture time
+  // divided by `speed` after the first (1: real time), so scrapes and receivers see it as live.
+  double speed = 0;
+  ReplayOutputs outputs;
 };
 
 struct ReplayResult {

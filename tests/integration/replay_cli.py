@@ -22,6 +22,7 @@ import os
 import re
 import struct
 import sys
+import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -264,6 +265,29 @@ def main():
             check(got == want, "by_direction with site.inside %s = %r, truth %r" % (INSIDE, got,
                                                                                      want))
             print("by_direction with site.inside: %s" % got)
+
+        # ---- 7. --speed paces by the capture's own timestamps and changes no result
+        stamps = [r[1] for r in wbtest.read_capture(pcap).records]
+        span_s = (max(stamps) - min(stamps)) / 1e9 if stamps else 0
+        if "--speed" in wbtest.help_text(args.binary, "replay") and span_s > 0:
+            speed = span_s / 1.5  # the whole capture should take about 1.5 s of wall time
+            t0 = time.monotonic()
+            rc_p, _, sum_p, err_p, out_p = wbtest.replay(args.binary, pcap, workdir,
+                                                         extra=["--speed", "%.6f" % speed])
+            elapsed = time.monotonic() - t0
+            rc_m, _, sum_m, _, out_m = wbtest.replay(args.binary, pcap, workdir,
+                                                     extra=["--speed", "max"])
+            check(rc_p == 0 and rc_m == 0, "replay --speed exited %d / %d: %s" % (
+                rc_p, rc_m, err_p.strip()[:300]))
+            check(out_p == out_m, "flows-out differs between --speed %.3f and --speed max" % speed)
+            # The last packet may go no sooner than span/speed = 1.5 s after the first.
+            check(elapsed >= 1.45, "--speed %.3f over a %.3f s capture took only %.2f s" % (
+                speed, span_s, elapsed))
+            check(elapsed < 20, "--speed %.3f took %.1f s (expected about 1.5 s)" % (speed, elapsed))
+            print("--speed %.3f: %.2f s for a capture spanning %.3f s" % (speed, elapsed, span_s))
+            for bad in ("0", "-1", "fast", "1e400"):
+                p = wbtest.run([args.binary, "replay", pcap, "--speed", bad])
+                check(p.returncode == 2, "--speed %s exited %d, want 2" % (bad, p.returncode))
     finally:
         wbtest.remove_dir(workdir)
     failures.finish()
