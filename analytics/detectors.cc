@@ -783,6 +783,12 @@ void DetectorEngine::Finish() {
   impl_->Finish();
 }
 
+void DetectorEngine::Reconfigure(DetectOptions options, const ModelCatalog* catalog) {
+  options.bucket_ns = impl_->o.bucket_ns;
+  impl_->o = std::move(options);
+  impl_->catalog = catalog;
+}
+
 StreamTime DetectorEngine::now() const {
   return StreamTime{impl_->now_ns == std::numeric_limits<std::int64_t>::min() ? 0 : impl_->now_ns};
 }

@@ -135,6 +135,18 @@ void ShardedPipeline::Dispatch(std::span<const capture::PacketMeta> packets) noe
   }
 }
 
+void ShardedPipeline::Heartbeat(StreamTime now) noexcept {
+  for (auto& sp : shards_) {
+    Shard& s = *sp;
+    FlushStage(s);
+    capture::PacketMeta mark;
+    mark.ts = now;
+    mark.flags = capture::kMetaWatermark;
+    s.last_sent_ns = now.ns;
+    Push(s, std::span<const capture::PacketMeta>(&mark, 1));
+  }
+}
+
 void ShardedPipeline::Finish() {
   if (finished_) return;
   finished_ = true;

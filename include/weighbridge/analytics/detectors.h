@@ -139,6 +139,11 @@ class DetectorEngine : public TransferSink {
   // current stream time.
   void Finish();
 
+  // A reload (SIGHUP): new thresholds, allow rules, sensitivity and catalog apply from the next
+  // transfer or AdvanceTo on; state (tracked transfers, window sums, active alerts, memory) is
+  // kept. bucket_ns cannot change while running: the old one is kept.
+  void Reconfigure(DetectOptions options, const ModelCatalog* catalog);
+
   std::vector<IngestMemory> ExportMemory() const;
   // Replaces train_and_return's memory (e.g. from the history store at start-up).
   void ImportMemory(std::vector<IngestMemory> memory);

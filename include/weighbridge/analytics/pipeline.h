@@ -40,6 +40,10 @@ class ShardedPipeline {
 
   // Producer thread only. Hands a burst of packets to their shards.
   void Dispatch(std::span<const capture::PacketMeta> packets) noexcept;
+  // Producer thread only. Tells every shard that stream time has reached `now` although no
+  // packet says so: a live source calls it while its link is silent, so flows still time out
+  // and watermarks still advance. `now` must not be earlier than the packets dispatched so far.
+  void Heartbeat(StreamTime now) noexcept;
   // Producer thread only. Delivers everything staged, lets the workers drain their rings and
   // flush every flow to their sinks, and joins them. Idempotent.
   void Finish();

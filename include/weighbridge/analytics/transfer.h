@@ -74,6 +74,10 @@ class Sessionizer : public FlowSink {
   void OnFlowUpdate(const FlowUpdate& u) override;
   // Ends every transfer (end of input or shutdown).
   void FlushAll();
+  // Moves event time forward without an update: ends the transfers that no update still to come
+  // could extend. A live sensor calls it on watermarks, so a transfer ends while the link is
+  // silent; replay does not (watermarks depend on the shard count, results must not).
+  void AdvanceTo(StreamTime now) { EndExpired(now.ns - options_.max_update_delay_ns); }
 
   std::uint64_t transfers_started() const { return transfers_started_; }
   std::size_t open_transfers() const { return open_.size(); }

@@ -779,3 +779,41 @@ TEST(AlertNames, AreStable) {
 
 }  // namespace
 }  // namespace weighbridge::analytics
+
+namespace weighbridge::analytics {
+namespace {
+
+TEST(DetectorEngine, ReconfigureAppliesNewThresholdsAndKeepsState) {
+  Collect alerts;
+  const ModelCatalog catalog;
+  DetectOptions opt;
+  opt.weight_transfer.min_size_bytes = 100 * kGiB;
+  DetectorEngine engine(opt, &catalog, &alerts);
+  engine.OnTransfer(Xfer(1, "10.0.0.1", "198.51.100.0/24", Direction::kOutbound, kT0, kT0 + kMin,
+                         20 * kGiB, 0, false));
+  EXPECT_TRUE(alerts.OfKind(AlertKind::kWeightTransfer).empty());
+  // A reload lowers the threshold: the same running transfer alerts on its next update, with its
+  // whole size so far (the engine kept tracking it).
+  opt.weight_transfer.min_size_bytes = 10 * kGiB;
+  opt.bucket_ns = 7 * kSec;  // cannot change while running: ignored
+  engine.Reconfigure(opt, &catalog);
+  engine.OnTransfer(Xfer(1, "10.0.0.1", "198.51.100.0/24", Direction::kOutbound, kT0,
+                         kT0 + 2 * kMin, 30 * kGiB, 0, false));
+  const auto got = alerts.OfKind(AlertKind::kWeightTransfer);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload_bytes, 30 * kGiB);
+  EXPECT_EQ(got[0].threshold_bytes, 10 * kGiB);
+  // An allow rule added by a reload silences the peer from then on.
+  AllowRuleOptions allow;
+  allow.name = "partner";
+  allow.prefixes = {P("198.51.100.0/24")};
+  opt.allow = {allow};
+  engine.Reconfigure(opt, &catalog);
+  engine.OnTransfer(Xfer(2, "10.0.0.2", "198.51.100.0/24", Direction::kOutbound, kT0 + kMin,
+                         kT0 + 3 * kMin, 50 * kGiB, 0, true));
+  EXPECT_EQ(alerts.OfKind(AlertKind::kWeightTransfer).size(), 1u);
+  EXPECT_EQ(engine.counters().allowed, 1u);
+}
+
+}  // namespace
+}  // namespace weighbridge::analytics

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -136,6 +138,55 @@ TEST(ShardedPipeline, DropPolicyCountsEveryPacketItCannotQueue) {
   const std::uint64_t dropped = p.shard_counters(0).ring_full_drops.Get();
   // Whatever the timing, every packet is either accounted or counted as dropped.
   EXPECT_EQ(accounted + dropped, pkts.size());
+}
+
+// Read while the workers run, so behind a mutex.
+class LockedCollect : public FlowSink {
+ public:
+  void OnFlowUpdate(const FlowUpdate& u) override {
+    const std::lock_guard<std::mutex> lock(mu_);
+    updates_.push_back(u);
+  }
+  std::vector<FlowUpdate> Snapshot() {
+    const std::lock_guard<std::mutex> lock(mu_);
+    return updates_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<FlowUpdate> updates_;
+};
+
+TEST(ShardedPipeline, HeartbeatEndsIdleFlowsWithoutAnotherPacket) {
+  PipelineOptions opt;
+  opt.workers = 2;
+  opt.flow_capacity = 1 << 12;
+  LockedCollect a;
+  LockedCollect b;
+  ShardedPipeline p(opt, {&a, &b}, Backpressure::kDrop);
+  const auto pkts = MakeTraffic(3, 1000);  // ~1 s of traffic, no silence
+  p.Dispatch(pkts);
+  auto ended = [&] {
+    std::uint64_t packets = 0;
+    for (LockedCollect* c : {&a, &b}) {
+      for (const FlowUpdate& u : c->Snapshot()) {
+        if (u.reason == FlowEndReason::kIdle) packets += u.a_to_b.packets + u.b_to_a.packets;
+      }
+    }
+    return packets;
+  };
+  // Without a heartbeat nothing idles out: stream time stands still.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(ended(), 0u);
+  p.Heartbeat(StreamTime::FromNanos(pkts.back().ts.ns + opt.idle_timeout_ns + kNanosPerSecond));
+  std::uint64_t got = 0;
+  for (int i = 0; i < 500 && got < pkts.size(); ++i) {  // up to 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    got = ended();
+  }
+  // Every packet's flow ended by idle timeout, before Finish was called.
+  EXPECT_EQ(got, pkts.size());
+  p.Finish();
 }
 
 }  // namespace

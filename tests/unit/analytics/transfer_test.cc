@@ -116,6 +116,23 @@ TEST(Sessionizer, ASilenceLongerThanTheGapStartsANewTransfer) {
   EXPECT_EQ(ended[1].sent.payload_bytes, 7'000u);
 }
 
+TEST(Sessionizer, AdvanceToEndsATransferOnceNoUpdateCouldExtendIt) {
+  Keep keep;
+  SessionizerOptions opt;
+  opt.gap_ns = 600 * kSec;
+  opt.max_update_delay_ns = 120 * kSec;
+  Sessionizer s(opt, &keep);
+  s.OnFlowUpdate(Flow("10.0.0.1", 1, "198.51.100.1", 443, capture::Direction::kOutbound, kT0,
+                      kT0 + 10 * kSec, 5000, 0, FlowEndReason::kIdle, 1));
+  // A flow that started before last + gap could still report up to max_update_delay later.
+  s.AdvanceTo(StreamTime::FromNanos(kT0 + 10 * kSec + 600 * kSec + 119 * kSec));
+  EXPECT_TRUE(keep.Ended().empty());
+  s.AdvanceTo(StreamTime::FromNanos(kT0 + 10 * kSec + 600 * kSec + 121 * kSec));
+  ASSERT_EQ(keep.Ended().size(), 1u);
+  EXPECT_EQ(keep.Ended()[0].sent.payload_bytes, 5000u);
+  EXPECT_EQ(s.open_transfers(), 0u);
+}
+
 TEST(Sessionizer, GroupsDirectionsAndNamedPeers) {
   Keep keep;
   SessionizerOptions opt;
