@@ -1142,7 +1142,8 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   const YAML::Mark start = YAML::Mark();  // line 0, column 0
   Fields top;
   if (!ReadMap(root, start, "",
-               {"site", "capture", "pipeline", "decode", "detect", "history", "metrics", "alerts"},
+               {"site", "capture", "pipeline", "decode", "detect", "history", "metrics", "alerts",
+                "daemon"},
                &top)) {
     return;
   }
@@ -1191,8 +1192,37 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   }
   if (const Field* s = top.Find("metrics"); s != nullptr) {
     Fields f;
-    if (ReadMap(s->value, s->key_mark, "metrics", {"listen"}, &f)) {
+    if (ReadMap(s->value, s->key_mark, "metrics", {"listen", "health_listen"}, &f)) {
       ReadField(f, "listen", "metrics", ListenReader(), &c->metrics.listen);
+      ReadField(f, "health_listen", "metrics", ListenReader(), &c->metrics.health_listen);
+      if (c->metrics.listen == c->metrics.health_listen && f.Find("health_listen") != nullptr) {
+        const Field* hf = f.Find("health_listen");
+        Error(MarkOf(hf->value, hf->key_mark), "metrics.health_listen",
+              "is the same address as metrics.listen (each needs its own port)");
+      }
+    }
+  }
+  if (const Field* s = top.Find("daemon"); s != nullptr) {
+    Fields f;
+    if (ReadMap(s->value, s->key_mark, "daemon",
+                {"user", "log_format", "log_level", "stats_interval"}, &f)) {
+      ReadField(f, "user", "daemon", StringReader(true), &c->daemon.user);
+      ReadField(f, "log_format", "daemon", StringReader(false), &c->daemon.log_format);
+      ReadField(f, "log_level", "daemon", StringReader(false), &c->daemon.log_level);
+      ReadField(f, "stats_interval", "daemon", DurationReader(kNanosPerSecond, kNanosPerDay),
+                &c->daemon.stats_interval_ns);
+      if (const Field* ff = f.Find("log_format");
+          ff != nullptr && c->daemon.log_format != "text" && c->daemon.log_format != "json") {
+        Error(MarkOf(ff->value, ff->key_mark), "daemon.log_format",
+              Quoted(c->daemon.log_format) + " is not a log format (text or json)");
+      }
+      if (const Field* lf = f.Find("log_level"); lf != nullptr) {
+        const std::string& l = c->daemon.log_level;
+        if (l != "debug" && l != "info" && l != "warning" && l != "error") {
+          Error(MarkOf(lf->value, lf->key_mark), "daemon.log_level",
+                Quoted(l) + " is not a log level (debug, info, warning or error)");
+        }
+      }
     }
   }
   if (const Field* s = top.Find("alerts"); s != nullptr) {
@@ -1629,6 +1659,7 @@ std::string ExplainConfig(const Config& c) {
   Line(o, 2, "retention: " + FormatDuration(c.history.retention_ns));
   o << "metrics:\n";
   Line(o, 2, "listen: " + YamlString(c.metrics.listen.ToString()));
+  Line(o, 2, "health_listen: " + YamlString(c.metrics.health_listen.ToString()));
   o << "alerts:\n";
   Line(o, 2, "log: " + YamlString(c.alerts.log_path));
   if (c.alerts.webhooks.empty()) {
@@ -1658,6 +1689,11 @@ std::string ExplainConfig(const Config& c) {
       Line(o, 6, "timeout: " + FormatDuration(a.timeout_ns));
     }
   }
+  o << "daemon:\n";
+  Line(o, 2, "user: " + YamlString(c.daemon.user));
+  Line(o, 2, "log_format: " + c.daemon.log_format);
+  Line(o, 2, "log_level: " + c.daemon.log_level);
+  Line(o, 2, "stats_interval: " + FormatDuration(c.daemon.stats_interval_ns));
   return o.str();
 }
 

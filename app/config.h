@@ -163,6 +163,7 @@ struct HistoryConfig {
 
 struct MetricsConfig {
   ListenAddress listen = {IpAddress::V4(0x7f000001), 9477};
+  ListenAddress health_listen = {IpAddress::V4(0x7f000001), 9478};  // `run`: /health, /ready
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
 };
 
@@ -191,6 +192,15 @@ struct AlertsConfig {
   friend bool operator==(const AlertsConfig&, const AlertsConfig&) = default;
 };
 
+// `daemon:` — how `weighbridge run` runs.
+struct DaemonConfig {
+  std::string user;                 // drop to this user after opening captures; "" stays as is
+  std::string log_format = "text";  // text | json
+  std::string log_level = "info";   // debug | info | warning | error
+  std::int64_t stats_interval_ns = 60 * kNanosPerSecond;  // a stats log line this often
+  friend bool operator==(const DaemonConfig&, const DaemonConfig&) = default;
+};
+
 // The whole configuration. Value type; built once at start-up.
 struct Config {
   // No prefix is inside until the config says so: a sensor must not guess a site's address plan
@@ -203,6 +213,7 @@ struct Config {
   HistoryConfig history;
   MetricsConfig metrics;
   AlertsConfig alerts;
+  DaemonConfig daemon;
   // Things check-config should tell the operator that are not errors (e.g. a value that a module
   // rounds). Derived from the values above, so equal configs have equal notes.
   std::vector<std::string> notes;

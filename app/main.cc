@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "run.h"
 // Commands that come with an output module (TEMPORARY while they are built in parallel; the
 // dispatch table below becomes plain once they have landed).
 #if __has_include("history_cmd.h")
@@ -25,6 +26,7 @@ constexpr const char* kUsage = R"(weighbridge — weighs bulk data crossing a da
 usage: weighbridge COMMAND [options]
 
 commands:
+  run --config FILE  the inline sensor: capture live traffic until stopped (SIGTERM)
   replay CAPTURE     account a pcap/pcapng file ("-" = standard input) and exit
   synth              write a synthetic capture of data-centre edge traffic
   demo               synthetic edge traffic through the whole pipeline, with a summary
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   const std::string_view command = args[0];
   args.erase(args.begin());
   using namespace weighbridge::app;  // NOLINT(google-build-using-namespace): one dispatch table
+  if (command == "run") return RunCommand(args);
   if (command == "replay") return ReplayCommand(args);
   if (command == "synth") return SynthCommand(args);
   if (command == "demo") return DemoCommand(args);
