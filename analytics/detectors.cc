@@ -150,6 +150,18 @@ class VolumeSeries {
     }
     return s;
   }
+  std::vector<VolumeBucketState> Export() const {
+    std::vector<VolumeBucketState> out;
+    for (const Bucket& b : buckets_) out.push_back({b.index, b.first_ns, b.l3, b.payload});
+    return out;
+  }
+  void Import(const std::vector<VolumeBucketState>& buckets, std::int64_t last_ns) {
+    buckets_.clear();
+    for (const VolumeBucketState& b : buckets) {
+      buckets_.push_back(Bucket{b.index, b.first_ns, b.l3_bytes, b.payload_bytes});
+    }
+    last_ns_ = last_ns;
+  }
   void DropBefore(std::int64_t index) {
     while (!buckets_.empty() && buckets_.front().index < index) buckets_.pop_front();
   }
@@ -781,6 +793,114 @@ void DetectorEngine::AdvanceTo(StreamTime now) {
 
 void DetectorEngine::Finish() {
   impl_->Finish();
+}
+
+namespace {
+
+WindowAlertState ExportWindow(const WindowAlert& w) {
+  return WindowAlertState{w.active, w.crossed_end_ns, w.suppressed, w.alert, w.reported_payload};
+}
+WindowAlert ImportWindow(const WindowAlertState& w) {
+  WindowAlert out;
+  out.active = w.active;
+  out.crossed_end_ns = w.crossed_end_ns;
+  out.suppressed = w.suppressed;
+  out.alert = w.alert;
+  out.reported_payload = w.reported_payload_bytes;
+  return out;
+}
+
+}  // namespace
+
+DetectorState DetectorEngine::ExportState() const {
+  const Impl& m = *impl_;
+  DetectorState st;
+  st.started = m.now_ns != std::numeric_limits<std::int64_t>::min();
+  st.now_ns = st.started ? m.now_ns : 0;
+  st.start_ns = m.start_ns == std::numeric_limits<std::int64_t>::min() ? 0 : m.start_ns;
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, tr] : m.transfers) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  for (const std::uint64_t id : ids) {
+    const TransferTrack& tr = m.transfers.at(id);
+    st.transfers.push_back({id, tr.sent_l3, tr.sent_payload, tr.received_l3, tr.received_payload,
+                            tr.weight_decided, tr.weight_allowed, tr.weight, tr.reported_payload,
+                            tr.train});
+  }
+  for (const auto& [key, s] : m.ingest) {
+    VolumeState v;
+    v.key = s.key;
+    v.group_key = s.group_key;
+    v.group = s.group;
+    v.name = s.name;
+    v.tenant = s.tenant;
+    v.buckets = s.series.Export();
+    v.last_ns = s.series.last_ns();
+    for (const WindowAlert& w : s.windows) v.windows.push_back(ExportWindow(w));
+    st.ingest.push_back(std::move(v));
+  }
+  for (const auto& [key, s] : m.staging) {
+    VolumeState v;
+    v.key = s.key;
+    v.group = s.uploader;
+    v.storage = s.storage;
+    v.tenant = s.tenant;
+    v.buckets = s.series.Export();
+    v.last_ns = s.series.last_ns();
+    v.windows.push_back(ExportWindow(s.wa));
+    st.staging.push_back(std::move(v));
+  }
+  st.memory = ExportMemory();
+  return st;
+}
+
+void DetectorEngine::ImportState(DetectorState st) {
+  Impl& m = *impl_;
+  if (st.started) {
+    m.now_ns = st.now_ns;
+    m.start_ns = st.start_ns;
+  }
+  for (TransferTrackState& t : st.transfers) {
+    TransferTrack tr;
+    tr.sent_l3 = t.sent_l3_bytes;
+    tr.sent_payload = t.sent_payload_bytes;
+    tr.received_l3 = t.received_l3_bytes;
+    tr.received_payload = t.received_payload_bytes;
+    tr.weight_decided = t.weight_decided;
+    tr.weight_allowed = t.weight_allowed;
+    tr.weight = std::move(t.weight);
+    tr.reported_payload = t.reported_payload_bytes;
+    tr.train = std::move(t.train);
+    m.transfers[t.transfer_id] = std::move(tr);
+  }
+  for (VolumeState& v : st.ingest) {
+    IngestState s;
+    s.key = v.key;
+    s.group_key = v.group_key;
+    s.group = v.group;
+    s.name = v.name;
+    s.tenant = v.tenant;
+    s.series.Import(v.buckets, v.last_ns);
+    for (const WindowAlertState& w : v.windows) s.windows.push_back(ImportWindow(w));
+    // The window list may have changed since: one entry per configured window.
+    s.windows.resize(m.o.ingest.windows.size());
+    for (const WindowAlert& w : s.windows) {
+      if (w.active) m.active_ingest.insert(s.key);
+    }
+    m.ingest[v.key] = std::move(s);
+  }
+  for (VolumeState& v : st.staging) {
+    StagingState s;
+    s.key = v.key;
+    s.uploader = v.group;
+    s.storage = v.storage;
+    s.tenant = v.tenant;
+    s.series.Import(v.buckets, v.last_ns);
+    if (!v.windows.empty()) s.wa = ImportWindow(v.windows.front());
+    if (s.wa.active) m.active_staging.insert(s.key);
+    m.staging[v.key] = std::move(s);
+  }
+  ImportMemory(std::move(st.memory));
 }
 
 void DetectorEngine::Reconfigure(DetectOptions options, const ModelCatalog* catalog) {

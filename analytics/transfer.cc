@@ -167,6 +167,40 @@ void Sessionizer::Emit(Open& o) {
   if (sink_ != nullptr) sink_->OnTransfer(o.t);
 }
 
+std::vector<OpenTransferState> Sessionizer::ExportOpen() const {
+  std::vector<OpenTransferState> out;
+  for (const auto& [k, o] : open_) {
+    OpenTransferState st;
+    st.key_inside = k.inside;
+    st.key_group = k.group;
+    st.key_group_len = k.group_len;
+    st.key_internal = k.internal;
+    st.transfer = o.t;
+    st.window_start_ns = o.window_start_ns;
+    st.window_payload_bytes = o.window_payload;
+    out.push_back(std::move(st));
+  }
+  std::sort(out.begin(), out.end(), [](const OpenTransferState& x, const OpenTransferState& y) {
+    return x.transfer.first != y.transfer.first ? x.transfer.first < y.transfer.first
+                                                : x.transfer.id < y.transfer.id;
+  });
+  return out;
+}
+
+void Sessionizer::ImportOpen(std::vector<OpenTransferState> open) {
+  for (OpenTransferState& st : open) {
+    const Key key{st.key_inside, st.key_group, st.key_group_len, st.key_internal};
+    Open o;
+    o.t = std::move(st.transfer);
+    o.t.open_flows = 0;  // the flows of the earlier run ended with it
+    o.window_start_ns = st.window_start_ns;
+    o.window_payload = st.window_payload_bytes;
+    deadlines_.push_back(Deadline{o.t.last.ns + options_.gap_ns, key});
+    std::push_heap(deadlines_.begin(), deadlines_.end(), std::greater<>());
+    open_[key] = std::move(o);
+  }
+}
+
 void Sessionizer::FlushAll() {
   // In a deterministic order: by first time, then id.
   std::vector<Open*> all;

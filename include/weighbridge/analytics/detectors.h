@@ -113,6 +113,55 @@ struct IngestMemory {
   friend bool operator==(const IngestMemory&, const IngestMemory&) = default;
 };
 
+// The engine's whole state as plain values, so that a daemon can stop in the middle of a 141 GB
+// upload and, restarted, still report the whole upload (the history store persists it).
+struct VolumeBucketState {
+  std::int64_t index = 0;     // bucket number (stream time / bucket_ns)
+  std::int64_t first_ns = 0;  // earliest byte time in it
+  std::uint64_t l3_bytes = 0;
+  std::uint64_t payload_bytes = 0;
+  friend bool operator==(const VolumeBucketState&, const VolumeBucketState&) = default;
+};
+struct WindowAlertState {
+  bool active = false;
+  std::int64_t crossed_end_ns = 0;
+  bool suppressed = false;
+  Alert alert;
+  std::uint64_t reported_payload_bytes = 0;
+};
+struct VolumeState {  // one ingest (group, tenant) or staging (uploader) key
+  std::string key;
+  std::string group_key;  // ingest only
+  Prefix group;           // ingest: the group; staging: the uploader
+  Prefix storage;         // staging only
+  std::string name;       // ingest only
+  std::uint16_t tenant = 0;
+  std::vector<VolumeBucketState> buckets;
+  std::int64_t last_ns = 0;
+  std::vector<WindowAlertState> windows;  // ingest: one per window; staging: exactly one
+};
+struct TransferTrackState {
+  std::uint64_t transfer_id = 0;
+  std::uint64_t sent_l3_bytes = 0;
+  std::uint64_t sent_payload_bytes = 0;
+  std::uint64_t received_l3_bytes = 0;
+  std::uint64_t received_payload_bytes = 0;
+  bool weight_decided = false;
+  bool weight_allowed = false;
+  std::optional<Alert> weight;
+  std::uint64_t reported_payload_bytes = 0;
+  std::optional<Alert> train;
+};
+struct DetectorState {
+  std::int64_t now_ns = 0;
+  std::int64_t start_ns = 0;
+  bool started = false;  // now_ns / start_ns are meaningful
+  std::vector<TransferTrackState> transfers;
+  std::vector<VolumeState> ingest;
+  std::vector<VolumeState> staging;
+  std::vector<IngestMemory> memory;
+};
+
 // Counts for the summary and metrics.
 struct DetectorCounters {
   std::uint64_t transfers = 0;       // OnTransfer calls
@@ -143,6 +192,11 @@ class DetectorEngine : public TransferSink {
   // transfer or AdvanceTo on; state (tracked transfers, window sums, active alerts, memory) is
   // kept. bucket_ns cannot change while running: the old one is kept.
   void Reconfigure(DetectOptions options, const ModelCatalog* catalog);
+
+  // Everything the engine holds, for a restart; Import before the first transfer. Counters are
+  // not part of it (they count this process's work).
+  DetectorState ExportState() const;
+  void ImportState(DetectorState state);
 
   std::vector<IngestMemory> ExportMemory() const;
   // Replaces train_and_return's memory (e.g. from the history store at start-up).

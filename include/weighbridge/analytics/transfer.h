@@ -59,6 +59,17 @@ struct Transfer {
   std::uint64_t PayloadBytes() const { return sent.payload_bytes + received.payload_bytes; }
 };
 
+// One open transfer as the sessionizer holds it, for a restart (ExportOpen / ImportOpen).
+struct OpenTransferState {
+  IpAddress key_inside;
+  IpAddress key_group;  // the peer's group address, or a named group's index
+  std::uint8_t key_group_len = 0;
+  bool key_internal = false;
+  Transfer transfer;
+  std::int64_t window_start_ns = 0;
+  std::uint64_t window_payload_bytes = 0;
+};
+
 // Receives transfers as they start, grow and end. Called on the sessionizer's thread.
 class TransferSink {
  public:
@@ -79,6 +90,11 @@ class Sessionizer : public FlowSink {
   // silent; replay does not (watermarks depend on the shard count, results must not).
   void AdvanceTo(StreamTime now) { EndExpired(now.ns - options_.max_update_delay_ns); }
 
+  // For a daemon restart: the transfers still open (what FlushAll would end), in first-time
+  // order. ImportOpen, before the first update, takes them back: flows of the same inside host
+  // and peer group join them as if there had been no restart (within the gap).
+  std::vector<OpenTransferState> ExportOpen() const;
+  void ImportOpen(std::vector<OpenTransferState> open);
   std::uint64_t transfers_started() const { return transfers_started_; }
   std::size_t open_transfers() const { return open_.size(); }
 

@@ -133,6 +133,35 @@ TEST(Sessionizer, AdvanceToEndsATransferOnceNoUpdateCouldExtendIt) {
   EXPECT_EQ(s.open_transfers(), 0u);
 }
 
+TEST(Sessionizer, ExportedOpenTransfersContinueAfterARestart) {
+  SessionizerOptions opt;
+  opt.gap_ns = 600 * kSec;
+  Keep before;
+  std::vector<OpenTransferState> saved;
+  {
+    Sessionizer s(opt, &before);
+    s.OnFlowUpdate(Flow("10.0.0.1", 1, "198.51.100.1", 443, capture::Direction::kOutbound, kT0,
+                        kT0 + 100 * kSec, 7'000'000, 0, FlowEndReason::kFlushed, 1));
+    saved = s.ExportOpen();
+  }
+  ASSERT_EQ(saved.size(), 1u);
+  EXPECT_TRUE(before.Ended().empty());
+  Keep after;
+  Sessionizer s(opt, &after);
+  s.ImportOpen(saved);
+  // The same upload goes on after the restart, on a new connection to another address of the
+  // peer's /24: one transfer, both runs' bytes.
+  s.OnFlowUpdate(Flow("10.0.0.1", 2, "198.51.100.9", 443, capture::Direction::kOutbound,
+                      kT0 + 130 * kSec, kT0 + 400 * kSec, 9'000'000, 0, FlowEndReason::kIdle, 2));
+  s.FlushAll();
+  const auto ended = after.Ended();
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].id, saved[0].transfer.id);
+  EXPECT_EQ(ended[0].sent.payload_bytes, 16'000'000u);
+  EXPECT_EQ(ended[0].flows, 2u);
+  EXPECT_EQ(ended[0].first.ns, kT0);
+}
+
 TEST(Sessionizer, GroupsDirectionsAndNamedPeers) {
   Keep keep;
   SessionizerOptions opt;
