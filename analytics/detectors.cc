@@ -65,6 +65,9 @@ std::string AlertIdString(std::uint64_t id) {
 
 namespace {
 
+// dataset_ingest projections are re-reported when their volume has grown by this fraction.
+constexpr double kProjectedUpdateGrowth = 1.0;
+
 std::uint64_t HashString(std::string_view s) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across runs and platforms
   for (const char c : s) {
@@ -477,9 +480,13 @@ struct DetectorEngine::Impl {
         a.rate_bps = RateBps(s.series);
         a.severity = crossed ? Severity(AlertSeverity::kWarning, s.group, s.name, a.tenant)
                              : AlertSeverity::kInfo;
+        // A projection is a forecast: it is re-reported only when the volume has doubled, so a
+        // slowly filling window does not page anyone every few minutes. Crossed alerts report
+        // every growth step like weight transfers.
+        const double growth =
+            a.projected ? kProjectedUpdateGrowth : o.weight_transfer.update_growth_fraction;
         const bool grew = static_cast<double>(a.payload_bytes) >=
-                          static_cast<double>(wa.reported_payload) *
-                              (1.0 + o.weight_transfer.update_growth_fraction);
+                          static_cast<double>(wa.reported_payload) * (1.0 + growth);
         if (first || (was_projected && crossed) || grew) {
           ++a.version;
           wa.reported_payload = a.payload_bytes;
