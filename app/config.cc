@@ -578,6 +578,8 @@ class Loader {
                          ExternalGroupConfig* out);
   void LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::string& p,
                   const capture::SiteOptions* site, DetectConfig* out);
+  void LoadPeerGroups(const Fields& f, const std::string& p, const capture::SiteOptions* site,
+                      std::vector<PeerGroupConfig>* out);
   void LoadAlerts(const YAML::Node& n, const YAML::Mark& w, const std::string& p,
                   AlertsConfig* out);
   std::optional<std::string> Url(const YAML::Node& n, const YAML::Mark& w, const std::string& p);
@@ -831,7 +833,8 @@ void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::str
                         const capture::SiteOptions* site, DetectConfig* out) {
   Fields f;
   if (!ReadMap(n, w, p,
-               {"weight_transfer", "ingest", "staging", "train_and_return", "allow", "sensitive"},
+               {"weight_transfer", "ingest", "staging", "train_and_return", "allow", "sensitive",
+                "peer_groups"},
                &f)) {
     return;
   }
@@ -981,12 +984,59 @@ void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::str
   };
   const Field* af = f.Find("allow");
   ReadField(f, "allow", p, ObjectListReader<AllowRuleConfig>(rule), &out->allow);
+  LoadPeerGroups(f, p, site, &out->peer_groups);
   if (af != nullptr && af->value.IsSequence()) {
     std::set<std::string> names;
     for (std::size_t i = 0; i < out->allow.size() && i < af->value.size(); ++i) {
       if (!names.insert(out->allow[i].name).second) {
         Error(MarkOf(af->value[i], af->key_mark), Index(p + ".allow", i) + ".name",
               Quoted(out->allow[i].name) + " is used by an earlier rule (names are unique)");
+      }
+    }
+  }
+}
+
+void Loader::LoadPeerGroups(const Fields& f, const std::string& p, const capture::SiteOptions* site,
+                            std::vector<PeerGroupConfig>* out) {
+  auto group = [this, site](const YAML::Node& gn, const YAML::Mark& gw, const std::string& gp,
+                            PeerGroupConfig* g) {
+    return Clean([&] {
+      Fields gf;
+      if (!ReadMap(gn, gw, gp, {"name", "prefixes"}, &gf)) return;
+      if (gn.IsNull() || gf.Find("name") == nullptr)
+        Error(MarkOf(gn, gw), gp + ".name", "required");
+      if (gn.IsNull() || gf.Find("prefixes") == nullptr) {
+        Error(MarkOf(gn, gw), gp + ".prefixes", "required (a list of CIDR prefixes)");
+      }
+      ReadField(gf, "name", gp, StringReader(false), &g->name);
+      ReadField(gf, "prefixes", gp, ListReader<Prefix>(PrefixReader()), &g->prefixes);
+      if (const Field* lf = gf.Find("prefixes");
+          lf != nullptr && lf->value.IsSequence() && lf->value.size() == 0) {
+        Error(MarkOf(lf->value, lf->key_mark), gp + ".prefixes", "must not be empty");
+      }
+      // A peer group is outside the site: a prefix inside it would make the site its own peer.
+      if (site != nullptr) {
+        for (const Prefix& pr : g->prefixes) {
+          for (const Prefix& in : site->inside) {
+            if (PrefixWithin(pr, in) || PrefixWithin(in, pr)) {
+              const Field* lf = gf.Find("prefixes");
+              Error(MarkOf(lf->value, lf->key_mark), gp + ".prefixes",
+                    pr.ToString() + " overlaps site.inside " + in.ToString() +
+                        " (peer groups are external)");
+            }
+          }
+        }
+      }
+    });
+  };
+  const Field* gf = f.Find("peer_groups");
+  ReadField(f, "peer_groups", p, ObjectListReader<PeerGroupConfig>(group), out);
+  if (gf != nullptr && gf->value.IsSequence()) {
+    std::set<std::string> names;
+    for (std::size_t i = 0; i < out->size() && i < gf->value.size(); ++i) {
+      if (!names.insert((*out)[i].name).second) {
+        Error(MarkOf(gf->value[i], gf->key_mark), Index(p + ".peer_groups", i) + ".name",
+              Quoted((*out)[i].name) + " is used by an earlier group (names are unique)");
       }
     }
   }
@@ -1652,6 +1702,15 @@ std::string ExplainConfig(const Config& c) {
         dirs += (i > 0 ? ", " : "") + std::string(capture::DirectionName(r.directions[i]));
       }
       Line(o, 6, dirs + "]");
+    }
+  }
+  if (d.peer_groups.empty()) {
+    Line(o, 2, "peer_groups: []");
+  } else {
+    Line(o, 2, "peer_groups:");
+    for (const PeerGroupConfig& g : d.peer_groups) {
+      Line(o, 4, "- name: " + YamlString(g.name));
+      Line(o, 6, "prefixes: " + PrefixesYaml(g.prefixes));
     }
   }
   o << "history:\n";

@@ -145,6 +145,14 @@ struct SensitiveConfig {
   friend bool operator==(const SensitiveConfig&, const SensitiveConfig&) = default;
 };
 
+// A named external organisation: all its prefixes are one peer group for transfers, ingest
+// windows and train_and_return, whatever address of it a flow used.
+struct PeerGroupConfig {
+  std::string name;
+  std::vector<Prefix> prefixes;
+  friend bool operator==(const PeerGroupConfig&, const PeerGroupConfig&) = default;
+};
+
 struct DetectConfig {
   WeightTransferConfig weight_transfer;
   IngestConfig ingest;
@@ -152,6 +160,7 @@ struct DetectConfig {
   TrainAndReturnConfig train_and_return;
   std::vector<AllowRuleConfig> allow;
   SensitiveConfig sensitive;
+  std::vector<PeerGroupConfig> peer_groups;
   friend bool operator==(const DetectConfig&, const DetectConfig&) = default;
 };
 

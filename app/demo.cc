@@ -17,7 +17,7 @@ namespace {
 
 constexpr const char* kDemoUsage = R"(usage: weighbridge demo [--scenario NAME] [--seed N] [--top N]
 
-Generates synthetic data-centre edge traffic in memory (default scenario edge-mix), accounts
+Generates synthetic data-centre edge traffic in memory (default scenario demo), accounts
 every packet and flow, and prints what a sensor at that edge would report.
 )";
 
@@ -61,7 +61,7 @@ int DemoCommand(std::span<const std::string_view> argv) {
   config.detect.ingest.windows = {{3600 * kNanosPerSecond, 25'000'000}};
   config.detect.staging.threshold_bytes = 5'000'000;
   capture::SynthOptions synth;
-  synth.scenario = args.Value("--scenario").value_or("edge-mix");
+  synth.scenario = args.Value("--scenario").value_or("demo");
   if (seed) synth.seed = *seed;
   const capture::SiteClassifier site(config.site);
   auto source = capture::OpenSynth(synth, config.decode, nullptr);

@@ -260,6 +260,10 @@ constexpr ScenarioDef kScenarios[] = {
      "60 s of web/DNS/ICMP background (v4+v6, some on VLAN 10) plus a 20 MB "
      "4-stream upload, a 30 MB 2-stream v6 download and a 10 MB internal copy on "
      "VLAN 20; under 200k packets"},
+    {"demo",
+     "edge-mix, then 3 days later 2,460,000,000 bytes (1.23B parameters in bf16) uploaded to "
+     "the organisation that sent the 30 MB download (2001:db8:f00::/48): what `weighbridge "
+     "demo` shows; about 1.9M packets"},
     {"bulk-upload",
      "one 1 GB 8-stream upload from 10.30.1.10 to 203.0.113.50:443 at 10 Gbit/s, "
      "light background"},
@@ -695,7 +699,18 @@ void SynthImpl::SetUp(const std::string& name) {
     AddFlow(probe, t0 + 7 * kMs);
     return;
   }
-  if (name == "edge-mix") {
+  if (name == "edge-mix" || name == "demo") {
+    if (name == "demo") {
+      // The weights go back to where the data came from: the v6 download's /48.
+      Transfer back;
+      back.client = V6(kInsideV6, 0x30, 0x10);
+      back.server = V6(kOutsideV6, 0, 0x88);
+      back.first_port = 42000;
+      back.total = Scaled(2'460'000'000.0);
+      back.streams = 4;
+      back.rate_bps = 10e9;
+      AddTransfer(back, t0 + 3 * 24 * 3600 * kSec);
+    }
     const std::uint64_t n = Scaled(3000);
     AddSpawner(SpawnKind::kBackground, t0, 60 * kSec / static_cast<std::int64_t>(n), n);
     Transfer up;

@@ -248,8 +248,10 @@ detect:
   allow:
     - {name: backup-partner, prefixes: [198.51.100.0/24], directions: [outbound]}
     - {name: mirror, prefixes: ["2001:db8:ffff::/48"]}
+  peer_groups:
+    - {name: example-lab, prefixes: [192.0.2.0/24, "2001:db8:f00::/48"]}
 history: {path: /var/lib/weighbridge, retention: 365d}
-metrics: {listen: "[::1]:9100"}
+metrics: {listen: "[::1]:9100", health_listen: "127.0.0.1:9101"}
 alerts:
   log: /var/log/weighbridge/alerts.jsonl
   webhooks:
@@ -329,6 +331,10 @@ TEST(ConfigLoad, FullConfigParsesEveryKey) {
   EXPECT_EQ(c.history.path, "/var/lib/weighbridge");
   EXPECT_EQ(c.history.retention_ns, 365 * 86'400'000'000'000);
   EXPECT_EQ(c.metrics.listen.ToString(), "[::1]:9100");
+  EXPECT_EQ(c.metrics.health_listen.ToString(), "127.0.0.1:9101");
+  ASSERT_EQ(c.detect.peer_groups.size(), 1u);
+  EXPECT_EQ(c.detect.peer_groups[0].name, "example-lab");
+  EXPECT_EQ(c.detect.peer_groups[0].prefixes.size(), 2u);
   EXPECT_EQ(c.alerts.log_path, "/var/log/weighbridge/alerts.jsonl");
   ASSERT_EQ(c.alerts.webhooks.size(), 2u);
   EXPECT_EQ(c.alerts.webhooks[0].url, "https://hooks.example.com/wb?x=1");
@@ -522,7 +528,20 @@ const BadCase kBadCases[] = {
     {"detect:\n  allow:\n    - {name: x, prefixes: [198.51.100.0/24]}\n"
      "    - {name: x, prefixes: [203.0.113.0/24]}\n",
      "detect.allow[1].name", 4, "earlier rule"},
-    // history, metrics
+    {"detect:\n  peer_groups:\n    - {prefixes: [198.51.100.0/24]}\n", "detect.peer_groups[0].name",
+     3, "required"},
+    {"site:\n  inside: [10.0.0.0/8]\ndetect:\n  peer_groups:\n    - {name: x, prefixes: "
+     "[10.1.0.0/16]}\n",
+     "detect.peer_groups[0].prefixes", 5, "overlaps site.inside"},
+    {"detect:\n  peer_groups:\n    - {name: x, prefixes: [198.51.100.0/24]}\n"
+     "    - {name: x, prefixes: [203.0.113.0/24]}\n",
+     "detect.peer_groups[1].name", 4, "earlier group"},
+    // history, metrics, daemon
+    {"metrics:\n  listen: 127.0.0.1:9100\n  health_listen: 127.0.0.1:9100\n",
+     "metrics.health_listen", 3, "same address"},
+    {"daemon:\n  log_format: xml\n", "daemon.log_format", 2, "not a log format"},
+    {"daemon:\n  log_level: loud\n", "daemon.log_level", 2, "not a log level"},
+    {"daemon:\n  stats_interval: 0s\n", "daemon.stats_interval", 2, "out of range"},
     {"history:\n  path: [a]\n", "history.path", 2, "expected a single value"},
     {"history:\n  retention: 1m\n", "history.retention", 2, "out of range"},
     {"history:\n  dir: /x\n", "history.dir", 2, "unknown key"},
