@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <type_traits>
 
@@ -395,18 +396,25 @@ void FlowTable::Remove(std::size_t index) noexcept {
 void FlowTable::EvictFor(std::size_t home, StreamTime at) noexcept {
   // Evict the flow with the fewest bytes since its last update near the new flow's home slot,
   // never one that has already been reported as long-running unless all nearby have: a flood of
-  // small flows evicts its own kind, and a bulk transfer keeps its slot. The evicted flow's
+  // small flows evicts its own kind, and a bulk transfer keeps its slot; among equally small
+  // flows, the one silent longest (so a new connection outlives the flood's probes around it
+  // long enough to get its reply). The evicted flow's
   // counts are emitted, so no byte is lost — only the flow may be split in two.
   const std::size_t n = slot_count_;
   std::size_t victim = n;
   std::uint64_t least = ~std::uint64_t{0};
+  std::int64_t least_last_ns = std::numeric_limits<std::int64_t>::max();
   for (std::size_t k = 0, i = home; k < kEvictWindow; ++k) {
     const Slot& s = slots_[i];
     if (s.used()) {
       const std::uint64_t score = std::uint64_t{s.l3_bytes_ab} + s.l3_bytes_ba +
                                   ((s.state & kReported) != 0 ? (std::uint64_t{1} << 40) : 0);
-      if (score < least) {
+      // Among equals (a flood's one-packet flows all weigh the same) the one silent longest goes:
+      // a connection that sent its SYN a moment ago looks like a scan probe until its SYN-ACK,
+      // and must live long enough to get it.
+      if (score < least || (score == least && s.last_ns < least_last_ns)) {
         least = score;
+        least_last_ns = s.last_ns;
         victim = i;
       }
     }

@@ -273,6 +273,9 @@ constexpr ScenarioDef kScenarios[] = {
     {"flood-upload",
      "300k one-packet flows (a SYN scan from 508 outside sources) plus a 1 GB "
      "4-stream upload"},
+    {"flood-weights",
+     "flood-upload's 300k one-packet flows around an 8-stream upload of 16,060,000,000 payload "
+     "bytes (8B parameters in bf16) to 203.0.113.61:443 at 10 Gbit/s; about 11.4M packets"},
     {"bench-10m",
      "exactly 10,000,000 packets: thousands of concurrent web/DNS/ICMP flows plus "
      "bulk uploads; for replay benchmarks (use with --snaplen 128)"},
@@ -782,6 +785,18 @@ void SynthImpl::SetUp(const std::string& name) {
     up.total = Scaled(1e9);
     up.streams = 4;
     up.rate_bps = 5e9;
+    AddTransfer(up, t0 + 1 * kSec);
+    return;
+  }
+  if (name == "flood-weights") {
+    AddSpawner(SpawnKind::kScan, t0, 10 * kUs, Scaled(300000));
+    Transfer up;
+    up.client = V4(10, 30, 1, 12);
+    up.server = V4(203, 0, 113, 61);
+    up.total = Scaled(16'060'000'000.0);
+    up.streams = 8;
+    up.rate_bps = 10e9;
+    up.retx_every = 2000;
     AddTransfer(up, t0 + 1 * kSec);
     return;
   }

@@ -2,10 +2,11 @@
 """aggregator_pressure: a flood of one-packet flows must not cost a bulk upload a single byte, and
 transfers and alerts must not depend on the number of workers.
 
-1. `flood-upload` (300 000 one-packet flows around a parallel upload) is replayed with a flow
-   table far too small for the flood (pipeline.flow_capacity 16384): the table must evict
-   (flow_evictions > 0), and the upload's flows must still come out exactly as the generator's
-   truth says: packets, L3 bytes and unique payload bytes each way, as one flow each.
+1. `flood-weights` (300 000 one-packet flows around an 8-stream upload of a 16 GB file) is
+   replayed with a flow table far too small for the flood (pipeline.flow_capacity 16384): the
+   table must evict (flow_evictions > 0), and the upload's flows must still come out exactly as
+   the generator's truth says: packets, L3 bytes and unique payload bytes each way, as one flow
+   each — 16,060,000,000 payload bytes in all.
 2. `bulk-upload` at twice its size is replayed with --workers 1, 2 and 4: --transfers-out and
    --alerts-out must be byte-identical, and the upload must raise exactly one weight_transfer
    alert whose final version carries the truth's payload total.
@@ -44,7 +45,7 @@ def main():
     try:
         # 1. Flood against a small table.
         cap = os.path.join(work, "flood.pcap")
-        truth = synth(args.binary, "flood-upload", cap, ["--snaplen", "96"])
+        truth = synth(args.binary, "flood-weights", cap, ["--snaplen", "96"])
         cfg = os.path.join(work, "small.yaml")
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(SITE + "pipeline: {workers: 2, flow_capacity: 16384}\n")
@@ -74,8 +75,14 @@ def main():
             for k in fields:
                 failures.check(got[0][k] == t[k], "bulk flow %s:%d %s = %r, truth %r"
                                % (t["a"], t["a_port"], k, got[0][k], t[k]))
-        print("flood: %d truth flows, %d bulk, evictions %s"
-              % (len(truth), len(bulk), summary and summary.get("flow_evictions")))
+        bulk_payload = sum(t["a_to_b_payload_bytes"] + t["b_to_a_payload_bytes"] for t in bulk)
+        got_payload = sum(g["a_to_b_payload_bytes"] + g["b_to_a_payload_bytes"]
+                          for t in bulk for g in by_key.get(wbtest.flow_key(t), []))
+        failures.check(got_payload == bulk_payload,
+                       "upload payload %d, truth %d" % (got_payload, bulk_payload))
+        print("flood: %d truth flows, %d bulk flows carrying %d payload bytes (replay: %d), "
+              "evictions %s" % (len(truth), len(bulk), bulk_payload, got_payload,
+                                summary and summary.get("flow_evictions")))
 
         # 2. Transfers and alerts with 1, 2 and 4 workers.
         cap = os.path.join(work, "bulk.pcap")

@@ -26,6 +26,8 @@ SEED = 20260101
 EXCLUDED = {
     "weights-16g": "16 GB of payload, ~11M frames: benchmark material, minutes to generate",
     "bench-10m": "10,000,000 frames: benchmark material",
+    "flood-weights": "16 GB of payload, ~11.4M frames: aggregator_pressure replays it",
+    "demo": "edge-mix (checked here) plus a 2.46 GB upload: weighbridge demo runs it",
 }
 
 # Per-scenario generator options. The large ones are written header-only (--snaplen), which is
