@@ -319,6 +319,11 @@ int CheckConfigCommand(std::span<const std::string_view> argv) {
   if (args.positionals().size() != 1) return Usage(kUsageText, "check-config needs one FILE");
   Config config;
   if (!LoadConfigOrDefaults(args.positionals()[0], &config)) return kExitUsage;
+  // The model catalogs are part of the configuration: a broken one must fail here, not at start.
+  if (auto catalog = LoadCatalogFor(config, args.positionals()[0]); !catalog.ok()) {
+    std::fprintf(stderr, "%s\n", catalog.error().c_str());
+    return kExitUsage;
+  }
   std::fputs(ExplainConfig(config).c_str(), stdout);
   return kExitOk;
 }

@@ -843,7 +843,8 @@ void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::str
     WeightTransferConfig& o = out->weight_transfer;
     Fields sf;
     if (ReadMap(s->value, s->key_mark, sp,
-                {"min_size", "gap", "external_group", "tolerance", "catalog"}, &sf)) {
+                {"min_size", "gap", "external_group", "tolerance", "catalog", "extra_catalogs"},
+                &sf)) {
       ReadField(sf, "min_size", sp, SizeReader(1, kMaxSize), &o.min_size_bytes);
       ReadField(sf, "gap", sp, DurationReader(kNanosPerSecond / 1000, 30 * kNanosPerDay),
                 &o.gap_ns);
@@ -865,6 +866,8 @@ void Loader::LoadDetect(const YAML::Node& n, const YAML::Mark& w, const std::str
         }
       }
       ReadField(sf, "catalog", sp, StringReader(false), &o.catalog);
+      ReadField(sf, "extra_catalogs", sp, ListReader<std::string>(StringReader(false)),
+                &o.extra_catalogs);
     }
   }
   if (const Field* s = f.Find("ingest"); s != nullptr) {
@@ -1662,6 +1665,13 @@ std::string ExplainConfig(const Config& c) {
   Line(o, 4, "external_group: " + ExternalGroupYaml(d.weight_transfer.external_group));
   Line(o, 4, "tolerance: " + FormatPercent(d.weight_transfer.tolerance_basis_points));
   Line(o, 4, "catalog: " + YamlString(d.weight_transfer.catalog));
+  {
+    std::string extra = "extra_catalogs: [";
+    for (std::size_t i = 0; i < d.weight_transfer.extra_catalogs.size(); ++i) {
+      extra += (i > 0 ? ", " : "") + YamlString(d.weight_transfer.extra_catalogs[i]);
+    }
+    Line(o, 4, extra + "]");
+  }
   Line(o, 2, "ingest:");
   Line(o, 4, "external_group: " + ExternalGroupYaml(d.ingest.external_group));
   if (d.ingest.windows.empty()) {

@@ -95,6 +95,9 @@ struct WeightTransferConfig {
   // points (1/100 of a percent) so that the value is exact and round-trips through YAML.
   std::uint32_t tolerance_basis_points = 200;
   std::string catalog = "config/models.yaml";
+  // The operator's own models and dtypes, loaded after `catalog` (a name defined twice is an
+  // error). Relative paths as for `catalog`.
+  std::vector<std::string> extra_catalogs;
   friend bool operator==(const WeightTransferConfig&, const WeightTransferConfig&) = default;
 };
 

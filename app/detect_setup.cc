@@ -66,18 +66,28 @@ std::optional<fs::path> ShippedConfigDir() {
 
 Result<analytics::ModelCatalog> LoadCatalogFor(const Config& config,
                                                const std::optional<std::string>& config_path) {
-  fs::path path = config.detect.weight_transfer.catalog;
-  if (path.is_relative()) {
-    // Beside the config file first; then the catalog shipped with weighbridge.
-    std::error_code ec;
-    const fs::path beside = config_path ? fs::path(*config_path).parent_path() / path : path;
-    if (fs::is_regular_file(beside, ec)) {
-      path = beside;
-    } else if (auto dir = ShippedConfigDir()) {
-      path = *dir / path.filename();
+  auto resolve = [&](const std::string& name, bool shipped_fallback) {
+    fs::path path = name;
+    if (path.is_relative()) {
+      // Beside the config file first; then (for the main catalog) the one shipped with
+      // weighbridge.
+      std::error_code ec;
+      const fs::path beside = config_path ? fs::path(*config_path).parent_path() / path : path;
+      if (fs::is_regular_file(beside, ec)) {
+        path = beside;
+      } else if (auto dir = ShippedConfigDir(); dir && shipped_fallback) {
+        path = *dir / path.filename();
+      } else {
+        path = beside;
+      }
     }
+    return path.string();
+  };
+  std::vector<std::string> paths = {resolve(config.detect.weight_transfer.catalog, true)};
+  for (const std::string& extra : config.detect.weight_transfer.extra_catalogs) {
+    paths.push_back(resolve(extra, false));
   }
-  auto spec = LoadModelCatalog({path.string()});
+  auto spec = LoadModelCatalog(paths);
   if (!spec.ok()) return spec.status();
   return analytics::ModelCatalog::Build(std::move(*spec));
 }

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
+#include "config.h"
+#include "detect_setup.h"
 #include "weighbridge/analytics/model_catalog.h"
 
 namespace weighbridge::app {
@@ -140,6 +144,37 @@ TEST(ModelCatalogYaml, MissingFileIsAnError) {
   auto r = LoadModelCatalog({"/nonexistent/models.yaml"});
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("/nonexistent/models.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace weighbridge::app
+
+namespace weighbridge::app {
+namespace {
+
+// detect.weight_transfer.extra_catalogs: the operator's file beside the config adds a model to
+// the shipped catalog, found relative to the config file.
+TEST(ModelCatalogYaml, ExtraCatalogBesideTheConfigIsLoadedAfterTheShippedOne) {
+  const std::string dir = ::testing::TempDir() + "/wb-extra-catalog";
+  std::filesystem::create_directories(dir);
+  {
+    std::ofstream f(dir + "/ours.yaml");
+    f << "models:\n  - {name: Ours-Odd-3.3B, params: 3.31B, source: internal, dtypes: "
+         "[bf16/fp16]}\n";
+  }
+  auto loaded = LoadConfigText("detect:\n  weight_transfer:\n    catalog: " WB_SOURCE_DIR
+                               "/config/models.yaml\n"
+                               "    extra_catalogs: [ours.yaml]\n",
+                               "wb.yaml");
+  ASSERT_TRUE(std::holds_alternative<Config>(loaded));
+  auto catalog = LoadCatalogFor(std::get<Config>(loaded), dir + "/wb.yaml");
+  ASSERT_TRUE(catalog.ok()) << catalog.error();
+  const auto m = catalog->Match(6'620'000'000ULL, 0.001);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->name, "Ours-Odd-3.3B");
+  // And the shipped models are still there.
+  EXPECT_TRUE(catalog->Match(16'060'000'000ULL, 0.01));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
