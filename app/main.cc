@@ -10,13 +10,11 @@
 #include "run.h"
 // Commands that come with an output module (TEMPORARY while they are built in parallel; the
 // dispatch table below becomes plain once they have landed).
-#if __has_include("history_cmd.h")
+#if defined(WB_HAVE_HISTORY_CMD)
 #include "history_cmd.h"
-#define WB_HAVE_HISTORY_CMD 1
 #endif
-#if __has_include("alerts_cmd.h")
+#if defined(WB_HAVE_ALERTS_CMD)
 #include "alerts_cmd.h"
-#define WB_HAVE_ALERTS_CMD 1
 #endif
 
 namespace {

@@ -4,8 +4,9 @@
 Builds the bench preset (Release), writes the 10-million-packet header-only synthetic capture
 (`weighbridge synth --scenario bench-10m --snaplen 128`) unless it exists, then times, alternately
 and several times each: the empty libpcap loop (bench/pcap_loop_baseline.cc) and
-`weighbridge replay` with 1 and 2 workers. Prints each run's seconds, Mpps, peak RSS and the
-ratio of medians to the loop.
+`weighbridge replay` with 1 and 2 workers, reading with weighbridge's own chunked pcap reader (the
+default for classic pcap files) and, as `+libpcap`, with libpcap's reader (WB_PCAP_READER=libpcap).
+Prints each run's seconds, Mpps, peak RSS and the ratio of medians to the loop.
 
 usage: bench/replay_vs_loop.py [--rounds N] [--capture FILE] [--workers 1,2]
 """
@@ -21,10 +22,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build-bench")
 
 
-def run_measured(cmd):
+def run_measured(cmd, env=None):
     t0 = time.monotonic()
     pid = os.fork()
     if pid == 0:
+        if env:
+            os.environ.update(env)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         out = os.open(BASE_OUT, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -68,24 +71,28 @@ def main():
     results = {"loop": []}
     for w in workers:
         results[f"replay_w{w}"] = []
+        results[f"replay_w{w}+libpcap"] = []
     frames = None
     for _ in range(args.rounds):
         secs, rss, out = run_measured([loop, args.capture])
         frames = json.loads(out)["frames"]
         results["loop"].append((secs, rss))
         for w in workers:
-            secs, rss, _ = run_measured([wb, "replay", args.capture, "--workers", str(w),
-                                         "--no-progress", "--summary-json", "/dev/null"])
+            cmd = [wb, "replay", args.capture, "--workers", str(w), "--no-progress",
+                   "--summary-json", "/dev/null"]
+            secs, rss, _ = run_measured(cmd)
             results[f"replay_w{w}"].append((secs, rss))
+            secs, rss, _ = run_measured(cmd, {"WB_PCAP_READER": "libpcap"})
+            results[f"replay_w{w}+libpcap"].append((secs, rss))
 
     base = statistics.median(s for s, _ in results["loop"])
     print(f"\ncapture: {args.capture}: {frames} frames; {args.rounds} rounds, medians; "
           f"{os.cpu_count()} cores")
-    print(f"{'what':<14}{'seconds':>10}{'Mpps':>10}{'peak MiB':>10}{'x loop':>9}")
+    print(f"{'what':<20}{'seconds':>10}{'Mpps':>10}{'peak MiB':>10}{'x loop':>9}")
     for name, runs in results.items():
         med = statistics.median(s for s, _ in runs)
         rss = max(r for _, r in runs)
-        print(f"{name:<14}{med:>10.3f}{frames / med / 1e6:>10.2f}{rss:>10.0f}{med / base:>9.2f}")
+        print(f"{name:<20}{med:>10.3f}{frames / med / 1e6:>10.2f}{rss:>10.0f}{med / base:>9.2f}")
 
 
 if __name__ == "__main__":
