@@ -1,6 +1,7 @@
 #include "weighbridge/analytics/detectors.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "weighbridge/core/counter.h"
 #include "weighbridge/core/hash.h"
 
 namespace weighbridge::analytics {
@@ -64,6 +66,8 @@ std::string AlertIdString(std::uint64_t id) {
 }
 
 namespace {
+
+constexpr std::size_t kMaxPublishedWindows = 16;
 
 // dataset_ingest projections are re-reported when their volume has grown by this fraction.
 constexpr double kProjectedUpdateGrowth = 1.0;
@@ -243,6 +247,12 @@ struct DetectorEngine::Impl {
   std::map<std::string, IngestMemory> memory;
   std::set<std::string> active_ingest;
   std::set<std::string> active_staging;
+  // For metrics, read from any thread: per ingest window, the largest sum any key holds.
+  std::array<RelaxedCounter, kMaxPublishedWindows> window_peaks;
+
+  void RaisePeak(std::size_t w, std::uint64_t payload) {
+    if (w < window_peaks.size() && window_peaks[w].Get() < payload) window_peaks[w].Set(payload);
+  }
 
   Impl(DetectOptions options, const ModelCatalog* c, AlertSink* s)
       : o(std::move(options)), catalog(c), sink(s) {
@@ -443,6 +453,7 @@ struct DetectorEngine::Impl {
       WindowAlert& wa = s.windows[w];
       const std::int64_t n = CeilBuckets(wo.window_ns, o.bucket_ns);
       const Sums sum = s.series.Sum(cur - n + 1, cur);
+      RaisePeak(w, sum.payload_bytes);
       const bool crossed = sum.payload_bytes > wo.threshold_bytes;
       std::optional<std::int64_t> eta_ns;
       const bool was_crossed = wa.active && !wa.alert.projected;
@@ -680,14 +691,20 @@ struct DetectorEngine::Impl {
     for (const IngestWindowOptions& w : o.ingest.windows) {
       keep = std::max(keep, CeilBuckets(w.window_ns, o.bucket_ns));
     }
+    std::array<std::uint64_t, kMaxPublishedWindows> peaks{};
     for (auto it = ingest.begin(); it != ingest.end();) {
       it->second.series.DropBefore(cur - keep + 1);
+      for (std::size_t w = 0; w < o.ingest.windows.size() && w < peaks.size(); ++w) {
+        const std::int64_t n = CeilBuckets(o.ingest.windows[w].window_ns, o.bucket_ns);
+        peaks[w] = std::max(peaks[w], it->second.series.Sum(cur - n + 1, cur).payload_bytes);
+      }
       if (it->second.series.empty() && active_ingest.count(it->first) == 0) {
         it = ingest.erase(it);
       } else {
         ++it;
       }
     }
+    for (std::size_t w = 0; w < peaks.size(); ++w) window_peaks[w].Set(peaks[w]);
     const std::int64_t skeep = CeilBuckets(o.staging.window_ns, o.bucket_ns) +
                                CeilBuckets(o.staging.baseline_ns, o.bucket_ns);
     for (auto it = staging.begin(); it != staging.end();) {
@@ -908,6 +925,10 @@ void DetectorEngine::ImportState(DetectorState st) {
     m.staging[v.key] = std::move(s);
   }
   ImportMemory(std::move(st.memory));
+}
+
+std::uint64_t DetectorEngine::IngestWindowPeak(std::size_t window) const {
+  return window < kMaxPublishedWindows ? impl_->window_peaks[window].Get() : 0;
 }
 
 void DetectorEngine::Reconfigure(DetectOptions options, const ModelCatalog* catalog) {

@@ -204,6 +204,10 @@ class DetectorEngine : public TransferSink {
 
   StreamTime now() const;
   const DetectorCounters& counters() const;
+  // Safe from any thread (metrics): the largest inbound payload any external group holds in
+  // ingest window `window` (index into options.ingest.windows; the first 16 are published).
+  // Exact as of the last bucket boundary, and raised as bytes arrive in between.
+  std::uint64_t IngestWindowPeak(std::size_t window) const;
 
  private:
   struct Impl;

@@ -879,3 +879,28 @@ TEST(DetectorEngine, ExportedStateContinuesInAFreshEngine) {
 
 }  // namespace
 }  // namespace weighbridge::analytics
+
+namespace weighbridge::analytics {
+namespace {
+
+TEST(DetectorEngine, IngestWindowPeakIsTheLargestGroupSum) {
+  Collect alerts;
+  const ModelCatalog catalog;
+  DetectOptions opt;
+  opt.ingest.windows = {{kHour, 100 * kGiB}, {kDay, 1000 * kGiB}};
+  DetectorEngine e(opt, &catalog, &alerts);
+  e.OnTransfer(Xfer(1, "10.0.0.1", "203.0.113.0/24", Direction::kInbound, kT0, kT0 + kMin, 0,
+                    7 * kGiB, true));
+  e.OnTransfer(Xfer(2, "10.0.0.2", "198.51.100.0/24", Direction::kInbound, kT0, kT0 + 2 * kMin, 0,
+                    3 * kGiB, true));
+  EXPECT_EQ(e.IngestWindowPeak(0), 7 * kGiB);
+  EXPECT_EQ(e.IngestWindowPeak(1), 7 * kGiB);
+  // Two hours later the 1 h window is empty again, the 24 h window still holds the 7 GiB.
+  e.AdvanceTo(StreamTime{kT0 + 2 * kHour});
+  EXPECT_EQ(e.IngestWindowPeak(0), 0u);
+  EXPECT_EQ(e.IngestWindowPeak(1), 7 * kGiB);
+  EXPECT_EQ(e.IngestWindowPeak(99), 0u);
+}
+
+}  // namespace
+}  // namespace weighbridge::analytics
