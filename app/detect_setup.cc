@@ -40,7 +40,7 @@ analytics::SessionizerOptions SessionizerOptionsFrom(const Config& c) {
   s.gap_ns = c.detect.weight_transfer.gap_ns;
   s.ipv4_group_len = c.detect.weight_transfer.external_group.ipv4_prefix_len;
   s.ipv6_group_len = c.detect.weight_transfer.external_group.ipv6_prefix_len;
-  s.max_update_delay_ns = c.pipeline.active_timeout_ns + c.pipeline.idle_timeout_ns;
+  s.max_update_delay_ns = analytics::MaxFirstUpdateDelayNs(c.pipeline);
   for (const PeerGroupConfig& g : c.detect.peer_groups)
     s.named_groups.push_back({g.name, g.prefixes});
   return s;

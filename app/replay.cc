@@ -165,8 +165,7 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   FlowCollector flows;
   TransferCollector transfers(options.keep_transfers);
   analytics::SessionizerOptions sessionizer_options = options.sessionizer;
-  sessionizer_options.max_update_delay_ns =
-      options.pipeline.active_timeout_ns + options.pipeline.idle_timeout_ns;
+  sessionizer_options.max_update_delay_ns = analytics::MaxFirstUpdateDelayNs(options.pipeline);
   AlertCollector alerts;
   std::vector<analytics::AlertSink*> alert_sinks = {&alerts};
   alert_sinks.insert(alert_sinks.end(), options.outputs.alert_sinks.begin(),

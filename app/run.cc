@@ -60,6 +60,9 @@ struct SourceRunner {
   std::unique_ptr<capture::PacketSource> source;
   std::unique_ptr<analytics::ShardedPipeline> pipeline;
   double speed = 0;  // synth sources are paced in real time, as a live link would be
+  // Live links drop and count when a shard falls behind (never stall the capture thread); a
+  // generator waits instead: its packets are not lost to anything but our own slowness.
+  analytics::Backpressure backpressure = analytics::Backpressure::kDrop;
   std::thread thread;
   std::atomic<bool> running{false};
   std::atomic<std::int64_t> newest_ns{0};  // stream time of the newest packet (0: none yet)
@@ -453,6 +456,7 @@ int RunCommand(std::span<const std::string_view> argv) {
           return kExitUsage;
         }
         add(std::move(*s), 1.0);
+        runners.back()->backpressure = analytics::Backpressure::kBlock;
         break;
       }
       case CaptureType::kDpdk: {
@@ -514,8 +518,7 @@ int RunCommand(std::span<const std::string_view> argv) {
   TransferFanout transfers;
   transfers.Add(&engine);
   analytics::SessionizerOptions sessionizer_options = SessionizerOptionsFrom(config);
-  sessionizer_options.max_update_delay_ns =
-      config.pipeline.active_timeout_ns + config.pipeline.idle_timeout_ns;
+  sessionizer_options.max_update_delay_ns = analytics::MaxFirstUpdateDelayNs(config.pipeline);
   analytics::Sessionizer sessionizer(sessionizer_options, &transfers);
   Core core(&sessionizer, &engine);
   const unsigned workers = std::max(1u, config.pipeline.workers);
@@ -528,9 +531,8 @@ int RunCommand(std::span<const std::string_view> argv) {
           inboxes.begin() + static_cast<long>((i + 1) * workers));
       analytics::PipelineOptions po = pipeline_options;
       po.workers = workers;
-      // Live capture never waits for a shard: a full ring drops and counts.
-      runners[i]->pipeline = std::make_unique<analytics::ShardedPipeline>(
-          po, std::move(mine), analytics::Backpressure::kDrop);
+      runners[i]->pipeline = std::make_unique<analytics::ShardedPipeline>(po, std::move(mine),
+                                                                          runners[i]->backpressure);
     }
   }
 

@@ -27,6 +27,14 @@ struct PipelineOptions {
   friend bool operator==(const PipelineOptions&, const PipelineOptions&) = default;
 };
 
+// The longest a flow's first update can come after its first packet: a flow shorter than the
+// active timeout is first reported when it ends, an idle timeout or a close linger after its last
+// packet. (The sessionizer ends a transfer only when no update still to come could belong to it.)
+inline std::int64_t MaxFirstUpdateDelayNs(const PipelineOptions& o) {
+  return o.active_timeout_ns +
+         (o.idle_timeout_ns > o.close_linger_ns ? o.idle_timeout_ns : o.close_linger_ns);
+}
+
 // A bidirectional flow's identity. `a` is the endpoint that sent the first packet seen.
 struct FlowKey {
   IpAddress a;

@@ -26,9 +26,9 @@ struct SessionizerOptions {
   int ipv4_group_len = 24;  // external peers are grouped by this prefix length...
   int ipv6_group_len = 48;
   std::vector<PeerGroupOptions> named_groups;  // ...unless a named group holds them
-  // The longest a flow's first update can come after its first packet: the pipeline's active
-  // timeout plus its idle timeout. A transfer is ended only when no update still to come could
-  // belong to it.
+  // The longest a flow's first update can come after its first packet (MaxFirstUpdateDelayNs of
+  // the pipeline's options). A transfer is ended only when no update still to come could belong
+  // to it.
   std::int64_t max_update_delay_ns = 120 * kNanosPerSecond;
 };
 
