@@ -247,10 +247,14 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
   if (m.proto == 6 && (m.flags & capture::kMetaLaterFragment) == 0) {
     // TCP: unique payload from sequence numbers. (A later fragment's bytes are payload its first
     // fragment's header announced: counted as they are.)
-    const std::uint32_t seq = (m.tcp_flags & capture::kTcpSyn) != 0 ? m.tcp_seq + 1 : m.tcp_seq;
-    bool started = (s.state & (a_to_b ? kTcpStartedAb : kTcpStartedBa)) != 0;
-    payload = (a_to_b ? s.tcp_ab : s.tcp_ba).Add(seq, m.payload_bytes, &started);
-    s.state |= a_to_b ? kTcpStartedAb : kTcpStartedBa;
+    // A sampled packet (weight > 1) stands for many whose sequence numbers were never seen:
+    // its payload is what its headers say, scaled like its bytes.
+    if (w == 1) {
+      const std::uint32_t seq = (m.tcp_flags & capture::kTcpSyn) != 0 ? m.tcp_seq + 1 : m.tcp_seq;
+      bool started = (s.state & (a_to_b ? kTcpStartedAb : kTcpStartedBa)) != 0;
+      payload = (a_to_b ? s.tcp_ab : s.tcp_ba).Add(seq, m.payload_bytes, &started);
+      s.state |= a_to_b ? kTcpStartedAb : kTcpStartedBa;
+    }
     s.tcp_flags |= m.tcp_flags;
     if ((m.tcp_flags & capture::kTcpFin) != 0) s.state |= a_to_b ? kFinAb : kFinBa;
     if ((m.tcp_flags & capture::kTcpRst) != 0 ||

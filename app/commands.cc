@@ -1,18 +1,27 @@
 #include "commands.h"
 
+#include <array>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "args.h"
 #include "config.h"
+#include "delivery.h"
 #include "detect_setup.h"
+#include "flowproto_wiring.h"
 #include "replay.h"
+#include "telemetry_bridge.h"
+#include "weighbridge/capture/flow_replay.h"
 #include "weighbridge/capture/pcap_source.h"
 #include "weighbridge/capture/synth.h"
+#include "weighbridge/store/history.h"
+#include "weighbridge/telemetry/metrics.h"
 #if defined(WB_WITH_DPDK)
 #include "weighbridge/capture/dpdk_source.h"
 #endif
@@ -158,6 +167,17 @@ options:
                        (root; net_pcap keeps only captured lengths: use full-frame captures)
   --speed max|realtime|N  as fast as possible (default), at the capture's own pace, or N times
                        that pace, so that scrapes and receivers see the replay as live traffic
+  --db PATH            also write flows, transfers, alerts and rollups to the RocksDB history at
+                       PATH (default: history.path of the config, if set); query it with
+                       `weighbridge history`
+  --deliver            also deliver the alerts to the config's webhooks and Alertmanagers (through
+                       the durable outbox of the history, when there is one) and wait, at most
+                       --deliver-wait (default 60s), until they are delivered; what is still
+                       pending stays in the outbox (exit 1 if any is pending without a history)
+  --deliver-wait D     how long --deliver waits for the receivers
+  --metrics LISTEN     serve Prometheus metrics at LISTEN (e.g. 127.0.0.1:9477) while replaying
+  --linger D           with --metrics: keep serving this long after the end (e.g. 30s), so a
+                       scrape sees the final counts
   --no-progress        no progress line on a terminal
 
 exit codes: 0 the whole capture was read; 1 reading stopped early (the summary's input_error
@@ -170,7 +190,7 @@ capture that cannot be opened.
 int ReplayCommand(std::span<const std::string_view> argv) {
   Args args(argv,
             {"--config", "--flows-out", "--transfers-out", "--summary-json", "--workers", "--via",
-             "--speed", "--alerts-out", "--db"},
+             "--speed", "--alerts-out", "--db", "--metrics", "--linger", "--deliver-wait"},
             {"--help", "--no-progress", "--deliver"});
   if (args.Has("--help")) {
     std::fputs(kReplayUsage, stdout);
@@ -179,7 +199,6 @@ int ReplayCommand(std::span<const std::string_view> argv) {
   if (!args.error().empty()) return Usage(kReplayUsage, args.error());
   if (args.positionals().size() != 1)
     return Usage(kReplayUsage, "replay needs exactly one CAPTURE");
-  if (args.Value("--db")) return Usage(kReplayUsage, "--db is not available in this build yet");
   double speed = 0;
   if (const auto text = args.Value("--speed")) {
     if (!ParseSpeed(*text, &speed)) {
@@ -188,8 +207,6 @@ int ReplayCommand(std::span<const std::string_view> argv) {
           "--speed: \"" + *text + "\" is not max, realtime or a positive number (times real time)");
     }
   }
-  if (args.Has("--deliver"))
-    return Usage(kReplayUsage, "--deliver is not available in this build yet");
   const auto workers = args.Unsigned("--workers", 1, 64);
   if (!args.error().empty()) return Usage(kReplayUsage, args.error());
 
@@ -218,7 +235,33 @@ int ReplayCommand(std::span<const std::string_view> argv) {
   const std::string via = args.Value("--via").value_or("pcap");
   Result<std::unique_ptr<capture::PacketSource>> source =
       Status::Error("--via must be pcap or dpdk, not \"" + via + "\"");
-  if (via == "pcap") {
+  // With an sflow / ipfix / netflow source in the config, datagrams to its port are decoded as
+  // that protocol (ARCHITECTURE.md "Flow protocols in a replay"): sampled packets come out of the
+  // source, flow records join the merger as one more producer.
+  capture::FlowProtocolReplaySource* flow_source = nullptr;
+  if (HasFlowProtocolSources(config)) {
+    if (via != "pcap") {
+      return Usage(kReplayUsage, "--via dpdk cannot decode flow protocols (use --via pcap)");
+    }
+    auto opened = capture::FlowProtocolReplaySource::Open(path, FlowReplayOptionsFromConfig(config),
+                                                          config.decode, nullptr);
+    if (opened.ok()) {
+      flow_source = opened->get();
+      source = std::unique_ptr<capture::PacketSource>(std::move(*opened));
+    } else {
+      source = opened.status();
+    }
+    options.outputs.take_flow_updates = [&flow_source,
+                                         &site](std::vector<analytics::FlowUpdate>* out) {
+      for (const capture::FlowRecord& r : flow_source->TakeFlowRecords()) {
+        analytics::FlowUpdate u = ToFlowUpdate(r, site);
+        // A record arrives after its flow's last packet: its event time is its arrival, so the
+        // merger sees flow-record updates in capture order like every other producer's.
+        u.at = std::max(u.at, r.received);
+        out->push_back(u);
+      }
+    };
+  } else if (via == "pcap") {
     source = capture::OpenPcapFile(path, config.decode, nullptr);
   } else if (via == "dpdk") {
 #if defined(WB_WITH_DPDK)
@@ -231,8 +274,125 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     std::fprintf(stderr, "weighbridge: %s\n", source.error().c_str());
     return kExitUsage;
   }
+  std::int64_t linger_ns = 0;
+  std::int64_t deliver_wait_ns = 60 * kNanosPerSecond;
+  for (const auto& [flag, out] : {std::pair<const char*, std::int64_t*>{"--linger", &linger_ns},
+                                  {"--deliver-wait", &deliver_wait_ns}}) {
+    if (const auto text = args.Value(flag)) {
+      if (const std::string why = ParseDuration(*text, out); !why.empty()) {
+        return Usage(kReplayUsage, std::string(flag) + ": " + why);
+      }
+    }
+  }
+  if (args.Value("--linger") && !args.Value("--metrics")) {
+    return Usage(kReplayUsage, "--linger needs --metrics");
+  }
+
+  // ---- optional outputs. Declared in this order so that they are torn down in reverse: the
+  // delivery and the writer stop before the database closes, the bridge before the metrics.
+  std::unique_ptr<store::History> history;
+  std::unique_ptr<store::HistoryWriter> writer;
+  const std::string db_path = args.Value("--db").value_or(config.history.path);
+  if (!db_path.empty()) {
+    store::HistoryOptions ho = HistoryOptionsFrom(config, db_path);
+    ho.block_when_full = true;               // a replay's history is complete: the reader waits
+    ho.sync = store::SyncPolicy::kInterval;  // the final Flush() syncs before the exit
+    auto opened = store::History::Open(ho);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "weighbridge: history: %s\n", opened.error().c_str());
+      return kExitFailure;
+    }
+    history = std::move(*opened);
+    writer = std::make_unique<store::HistoryWriter>(*history, ho);
+    options.outputs.flow_sinks.push_back(writer.get());
+    options.outputs.transfer_sinks.push_back(writer.get());
+    options.outputs.alert_sinks.push_back(writer.get());
+  }
+  std::unique_ptr<AlertDelivery> delivery;
+  if (args.Has("--deliver")) {
+    if (config.alerts.webhooks.empty() && config.alerts.alertmanager.empty()) {
+      return Usage(kReplayUsage,
+                   "--deliver: the config has no alerts.webhooks or alerts.alertmanager");
+    }
+    auto started = AlertDelivery::Start(config, history.get());
+    if (!started.ok()) {
+      std::fprintf(stderr, "weighbridge: --deliver: %s\n", started.error().c_str());
+      return kExitUsage;
+    }
+    delivery = std::move(*started);
+    options.outputs.alert_sinks.push_back(delivery.get());
+  }
+  std::unique_ptr<telemetry::Metrics> metrics;
+  std::unique_ptr<MeteredSource> metered;
+  std::unique_ptr<ReplayTelemetry> bridge;
+  capture::PacketSource* read_from = source->get();
+  if (const auto listen = args.Value("--metrics")) {
+    metrics = std::make_unique<telemetry::Metrics>(MetricsOptionsFrom(config, kVersion));
+    metered = std::make_unique<MeteredSource>(source->get(), metrics.get());
+    bridge = std::make_unique<ReplayTelemetry>(metrics.get(), options.detect, options.pipeline,
+                                               metered.get());
+    bridge->Attach(&options);
+    if (const Status st = metrics->Serve(*listen); !st.ok()) {
+      std::fprintf(stderr, "weighbridge: --metrics: %s\n", st.message().c_str());
+      return kExitFailure;
+    }
+    read_from = metered.get();
+  }
+
   InstallStopHandlers();
-  const ReplayResult result = RunReplay(**source, options, g_stop);
+  ReplayResult result = RunReplay(*read_from, options, g_stop);
+  if (flow_source != nullptr) {
+    // `frames` is every record read: the flow datagrams too (the decoder saw only the rest).
+    result.summary.frames += flow_source->flow_datagrams();
+    ReplaySummary::FlowProtocols fp;
+    std::array<std::uint64_t, capture::kFlowDropReasonCount> dropped{};
+    for (std::size_t i = 0; i < flow_source->input_count(); ++i) {
+      const capture::FlowProtocolCounters& c = flow_source->input(i).counters();
+      fp.datagrams += c.datagrams.Get();
+      fp.datagrams_dropped += c.datagrams_dropped.Get();
+      fp.flow_records += c.flow_records.Get();
+      fp.sampled_packets += c.sampled_packets.Get();
+      fp.counter_samples += c.counter_samples.Get();
+      for (std::size_t r = 0; r < dropped.size(); ++r) dropped[r] += c.dropped[r].Get();
+    }
+    for (std::size_t r = 0; r < dropped.size(); ++r) {
+      fp.dropped.emplace_back(
+          std::string(capture::ReasonName(static_cast<capture::FlowDropReason>(r))), dropped[r]);
+    }
+    result.summary.flow_protocols = std::move(fp);
+  }
+  bool outputs_ok = true;
+  if (writer) {
+    writer->Stop();
+    if (const Status st = writer->Flush(); !st.ok()) {
+      std::fprintf(stderr, "weighbridge: history: %s\n", st.message().c_str());
+      outputs_ok = false;
+    }
+    const store::HistoryWriter::Stats hs = writer->stats();
+    if (hs.queue_drops > 0 || hs.write_errors > 0) {
+      std::fprintf(stderr, "weighbridge: history: %llu records dropped, %llu write errors\n",
+                   static_cast<unsigned long long>(hs.queue_drops),
+                   static_cast<unsigned long long>(hs.write_errors));
+      outputs_ok = false;
+    }
+  }
+  if (delivery) {
+    const DeliveryReport rep =
+        delivery->WaitIdle(std::chrono::milliseconds(deliver_wait_ns / 1'000'000));
+    std::fprintf(stderr, "weighbridge: --deliver: %llu delivered, %llu pending, %llu dead\n",
+                 static_cast<unsigned long long>(rep.delivered),
+                 static_cast<unsigned long long>(rep.pending),
+                 static_cast<unsigned long long>(rep.dead));
+    delivery->Stop();
+    // Pending deliveries in a durable outbox are queued, not lost: the next start resumes them.
+    if (rep.dead > 0 || (rep.pending > 0 && !history)) outputs_ok = false;
+  }
+  if (metrics && linger_ns > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(linger_ns);
+    while (std::chrono::steady_clock::now() < until && !g_stop.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   if (!WriteOutputs(result, site.tenant_names(), args.Value("--flows-out"),
                     args.Value("--transfers-out"), args.Value("--alerts-out"),
                     args.Value("--summary-json"))) {
@@ -242,7 +402,7 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     std::fprintf(stderr, "weighbridge: %s\n", result.summary.input_error->c_str());
     return kExitFailure;
   }
-  return kExitOk;
+  return outputs_ok ? kExitOk : kExitFailure;
 }
 
 namespace {

@@ -46,6 +46,19 @@ analytics::SessionizerOptions SessionizerOptionsFrom(const Config& c) {
   return s;
 }
 
+store::HistoryOptions HistoryOptionsFrom(const Config& c, const std::string& path) {
+  store::HistoryOptions h;
+  h.path = path;
+  h.flows_retention_ns = c.history.retention_ns;
+  h.rollups_retention_ns = c.history.retention_ns;
+  h.transfers_retention_ns = std::max(h.transfers_retention_ns, c.history.retention_ns);
+  h.alerts_retention_ns = std::max(h.alerts_retention_ns, c.history.retention_ns);
+  h.ipv4_group_len = c.detect.weight_transfer.external_group.ipv4_prefix_len;
+  h.ipv6_group_len = c.detect.weight_transfer.external_group.ipv6_prefix_len;
+  for (const capture::TenantOptions& t : c.site.tenants) h.tenant_names.push_back(t.name);
+  return h;
+}
+
 namespace {
 
 // The directory holding the shipped config files: <prefix>/share/weighbridge/config when

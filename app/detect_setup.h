@@ -10,11 +10,15 @@
 #include "weighbridge/analytics/model_catalog.h"
 #include "weighbridge/analytics/transfer.h"
 #include "weighbridge/core/result.h"
+#include "weighbridge/store/history.h"
 
 namespace weighbridge::app {
 
 analytics::DetectOptions DetectOptionsFrom(const Config& config);
 analytics::SessionizerOptions SessionizerOptionsFrom(const Config& config);
+// The history store's options from `history:` (retention: flows and rollups keep `retention`,
+// transfers and alerts at least a year), grouping and tenant names from the rest of the config.
+store::HistoryOptions HistoryOptionsFrom(const Config& config, const std::string& path);
 
 // The catalog of `detect.weight_transfer.catalog`. A relative path is looked for beside the
 // config file (or in the working directory without one), then in the shipped config/ directory

@@ -193,6 +193,19 @@ std::string SummaryJson(const ReplaySummary& s) {
   j["alerts"] = s.alerts ? nlohmann::ordered_json(*s.alerts) : nlohmann::ordered_json();
   j["input_error"] =
       s.input_error ? nlohmann::ordered_json(*s.input_error) : nlohmann::ordered_json();
+  if (s.flow_protocols) {
+    const ReplaySummary::FlowProtocols& f = *s.flow_protocols;
+    nlohmann::ordered_json fp;
+    fp["datagrams"] = f.datagrams;
+    fp["datagrams_dropped"] = f.datagrams_dropped;
+    fp["flow_records"] = f.flow_records;
+    fp["sampled_packets"] = f.sampled_packets;
+    fp["counter_samples"] = f.counter_samples;
+    nlohmann::ordered_json dropped = nlohmann::ordered_json::object();
+    for (const auto& [reason, n] : f.dropped) dropped[reason] = n;
+    fp["dropped"] = dropped;
+    j["flow_protocols"] = fp;
+  }
   return j.dump(2);
 }
 

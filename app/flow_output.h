@@ -70,6 +70,17 @@ struct ReplaySummary {
   std::optional<std::uint64_t> transfers;  // null until the sessionizer runs
   std::optional<std::uint64_t> alerts;     // null until detectors run
   std::optional<std::string> input_error;
+  // Flow-protocol inputs (a replay whose config has sflow / ipfix / netflow sources): present
+  // only then. Drops by reason, every reason listed.
+  struct FlowProtocols {
+    std::uint64_t datagrams = 0;
+    std::uint64_t datagrams_dropped = 0;
+    std::uint64_t flow_records = 0;
+    std::uint64_t sampled_packets = 0;
+    std::uint64_t counter_samples = 0;
+    std::vector<std::pair<std::string, std::uint64_t>> dropped;
+  };
+  std::optional<FlowProtocols> flow_protocols;
 
   void AddDecoder(const capture::DecodeCounters& c);
 };

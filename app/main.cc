@@ -6,16 +6,10 @@
 #include <string_view>
 #include <vector>
 
-#include "commands.h"
-#include "run.h"
-// Commands that come with an output module (TEMPORARY while they are built in parallel; the
-// dispatch table below becomes plain once they have landed).
-#if defined(WB_HAVE_HISTORY_CMD)
-#include "history_cmd.h"
-#endif
-#if defined(WB_HAVE_ALERTS_CMD)
 #include "alerts_cmd.h"
-#endif
+#include "commands.h"
+#include "history_cmd.h"
+#include "run.h"
 
 namespace {
 
@@ -28,6 +22,8 @@ commands:
   replay CAPTURE     account a pcap/pcapng file ("-" = standard input) and exit
   synth              write a synthetic capture of data-centre edge traffic
   demo               synthetic edge traffic through the whole pipeline, with a summary
+  history WHAT       query the RocksDB history: transfers, alerts, flows, hosts, top
+  alerts test        send a test alert to every configured receiver and report each result
   check-config FILE  validate a config file and print the effective configuration
 
 Run `weighbridge COMMAND --help` for a command's options.
@@ -54,12 +50,8 @@ int main(int argc, char** argv) {
   if (command == "synth") return SynthCommand(args);
   if (command == "demo") return DemoCommand(args);
   if (command == "check-config") return CheckConfigCommand(args);
-#if defined(WB_HAVE_HISTORY_CMD)
   if (command == "history") return HistoryCommand(args);
-#endif
-#if defined(WB_HAVE_ALERTS_CMD)
   if (command == "alerts") return AlertsCommand(args);
-#endif
   std::fprintf(stderr, "weighbridge: unknown command '%.*s'\n\n%s",
                static_cast<int>(command.size()), command.data(), kUsage);
   return 2;

@@ -25,14 +25,21 @@
 #include "args.h"
 #include "commands.h"
 #include "config.h"
+#include "delivery.h"
 #include "detect_setup.h"
 #include "flow_output.h"
+#include "flowproto_wiring.h"
 #include "health.h"
 #include "log.h"
+#include "telemetry_bridge.h"
 #include "weighbridge/analytics/pipeline.h"
 #include "weighbridge/analytics/update_merger.h"
+#include "weighbridge/capture/flow_collector.h"
 #include "weighbridge/capture/pcap_source.h"
 #include "weighbridge/capture/synth.h"
+#include "weighbridge/store/history.h"
+#include "weighbridge/store/sensor_state.h"
+#include "weighbridge/telemetry/metrics.h"
 #if defined(WB_WITH_DPDK)
 #include "weighbridge/capture/dpdk_source.h"
 #endif
@@ -66,6 +73,11 @@ struct SourceRunner {
   std::thread thread;
   std::atomic<bool> running{false};
   std::atomic<std::int64_t> newest_ns{0};  // stream time of the newest packet (0: none yet)
+  // Flow-protocol collectors: their flow records (IPFIX, NetFlow) go to the merger through this
+  // inbox of their own, as flow updates, from the capture thread.
+  capture::FlowCollector* collector = nullptr;
+  analytics::FlowSink* record_inbox = nullptr;
+  const capture::SiteClassifier* site = nullptr;
 };
 
 void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
@@ -113,7 +125,20 @@ void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
       const std::int64_t since = std::chrono::nanoseconds(now - wall_at_last).count();
       const std::int64_t est = any ? last_ts + since : WallNowNs();
       r->pipeline->Heartbeat(StreamTime::FromNanos(est));
+      if (r->record_inbox != nullptr) r->record_inbox->OnWatermark(StreamTime::FromNanos(est));
       last_heartbeat = now;
+    }
+    if (r->collector != nullptr) {
+      for (const capture::FlowRecord& rec : r->collector->TakeFlowRecords()) {
+        analytics::FlowUpdate u = ToFlowUpdate(rec, *r->site);
+        // Event time is arrival, as in a replay: flow records in arrival order.
+        u.at = std::max(u.at, rec.received);
+        last_ts = std::max(last_ts, u.at.ns);
+        any = true;
+        r->record_inbox->OnFlowUpdate(u);
+      }
+      if (any) r->record_inbox->OnWatermark(StreamTime::FromNanos(last_ts));
+      r->newest_ns.store(last_ts, std::memory_order_relaxed);
     }
     if (!ended && res.state == capture::PollResult::State::kEnd) {
       Log(LogLevel::kInfo, "source_ended", "capture source reached its end", {{"source", r->name}});
@@ -316,6 +341,50 @@ analytics::DetectOptions ReloadableDetectOptions(const Config& now, const Config
   return fresh;
 }
 
+// The notifier's attempt counts as the metrics' delivery families.
+void AddDeliveriesToSnapshot(const alerting::NotifierStats& st, telemetry::PipelineSnapshot* out) {
+  using telemetry::DeliveryReceiver;
+  using telemetry::DeliveryResult;
+  const std::pair<alerting::ReceiverKind, DeliveryReceiver> kinds[] = {
+      {alerting::ReceiverKind::kWebhook, DeliveryReceiver::kWebhook},
+      {alerting::ReceiverKind::kAlertmanager, DeliveryReceiver::kAlertmanager}};
+  const std::pair<alerting::DeliveryResult, DeliveryResult> results[] = {
+      {alerting::DeliveryResult::kOk, DeliveryResult::kDelivered},
+      {alerting::DeliveryResult::kRetry, DeliveryResult::kRetried},
+      {alerting::DeliveryResult::kDead, DeliveryResult::kFailed}};
+  for (const auto& [from_kind, to_kind] : kinds) {
+    for (const auto& [from_result, to_result] : results) {
+      out->deliveries[static_cast<std::size_t>(to_kind)][static_cast<std::size_t>(to_result)] +=
+          st.attempts[static_cast<std::size_t>(from_kind)][static_cast<std::size_t>(from_result)];
+    }
+  }
+}
+
+std::string EncodeSensorState(const analytics::Sessionizer& sessionizer,
+                              const analytics::DetectorEngine& engine) {
+  store::SensorState st;
+  st.open_transfers = sessionizer.ExportOpen();
+  st.detector = engine.ExportState();
+  return store::EncodeSensorState(st);
+}
+
+// Before the first packet: the open transfers and detector state the last run saved.
+Status RestoreSensorState(const store::History& history, analytics::Sessionizer* sessionizer,
+                          analytics::DetectorEngine* engine) {
+  auto blob = history.GetState(store::kSensorStateName);
+  if (!blob.ok()) return blob.status();
+  if (!*blob) return Status::Ok();  // first start
+  std::optional<store::SensorState> st = store::DecodeSensorState(**blob);
+  if (!st) return Status::Error("the saved sensor state is not readable by this build");
+  const std::size_t open = st->open_transfers.size();
+  const std::size_t tracked = st->detector.transfers.size();
+  sessionizer->ImportOpen(std::move(st->open_transfers));
+  engine->ImportState(std::move(st->detector));
+  Log(LogLevel::kInfo, "state", "restored from the last run",
+      {{"open_transfers", std::to_string(open)}, {"tracked_transfers", std::to_string(tracked)}});
+  return Status::Ok();
+}
+
 Status DropPrivileges(const std::string& user) {
   errno = 0;
   const passwd* pw = getpwnam(user.c_str());
@@ -425,15 +494,15 @@ int RunCommand(std::span<const std::string_view> argv) {
 #if defined(WB_WITH_DPDK)
   std::vector<std::unique_ptr<capture::DpdkRuntime>> dpdk_runtimes;
 #endif
+  auto add = [&](std::unique_ptr<capture::PacketSource> s, double speed) {
+    auto r = std::make_unique<SourceRunner>();
+    r->name = s->Name();
+    r->source = std::move(s);
+    r->speed = speed;
+    runners.push_back(std::move(r));
+  };
   for (std::size_t i = 0; i < config.capture.size(); ++i) {
     const CaptureSourceConfig& c = config.capture[i];
-    auto add = [&](std::unique_ptr<capture::PacketSource> s, double speed) {
-      auto r = std::make_unique<SourceRunner>();
-      r->name = s->Name();
-      r->source = std::move(s);
-      r->speed = speed;
-      runners.push_back(std::move(r));
-    };
     const std::string where =
         "capture[" + std::to_string(i) + "] (" + std::string(CaptureTypeName(c.type)) + ")";
     switch (c.type) {
@@ -484,10 +553,22 @@ int RunCommand(std::span<const std::string_view> argv) {
       case CaptureType::kSflow:
       case CaptureType::kIpfix:
       case CaptureType::kNetflow:
-        Log(LogLevel::kError, "source_open",
-            "flow-protocol collectors are not available in `run` in this build",
-            {{"source", where}});
-        return kExitUsage;
+        break;  // opened together below
+    }
+  }
+  {
+    const std::vector<capture::FlowCollectorOptions> collectors =
+        FlowCollectorOptionsFromConfig(config);
+    for (const capture::FlowCollectorOptions& co : collectors) {
+      auto c = capture::FlowCollector::Open(co, config.decode, nullptr);
+      if (!c.ok()) {
+        Log(LogLevel::kError, "source_open", c.error());
+        return kExitFailure;
+      }
+      capture::FlowCollector* raw = c->get();
+      add(std::unique_ptr<capture::PacketSource>(std::move(*c)), 0);
+      runners.back()->collector = raw;
+      runners.back()->site = &site;
     }
   }
   for (const auto& r : runners)
@@ -511,20 +592,76 @@ int RunCommand(std::span<const std::string_view> argv) {
     Log(LogLevel::kInfo, "privileges", "running as " + config.daemon.user);
   }
 
+  // ---- outputs that write as the service user: history, delivery, metrics
+  std::unique_ptr<store::History> history;
+  std::unique_ptr<store::HistoryWriter> writer;
+  if (!config.history.path.empty()) {
+    const store::HistoryOptions ho = HistoryOptionsFrom(config, config.history.path);
+    auto opened = store::History::Open(ho);
+    if (!opened.ok()) {
+      Log(LogLevel::kError, "history", opened.error(), {{"path", config.history.path}});
+      return kExitFailure;
+    }
+    history = std::move(*opened);
+    writer = std::make_unique<store::HistoryWriter>(*history, ho);
+    Log(LogLevel::kInfo, "history", "open", {{"path", config.history.path}});
+  }
+  std::unique_ptr<AlertDelivery> delivery;
+  if (!config.alerts.webhooks.empty() || !config.alerts.alertmanager.empty()) {
+    auto started = AlertDelivery::Start(config, history.get());
+    if (!started.ok()) {
+      Log(LogLevel::kError, "delivery", started.error());
+      return kExitUsage;
+    }
+    delivery = std::move(*started);
+    Log(LogLevel::kInfo, "delivery", "receivers started",
+        {{"webhooks", std::to_string(config.alerts.webhooks.size())},
+         {"alertmanagers", std::to_string(config.alerts.alertmanager.size())},
+         {"outbox", history ? "history" : "memory"}});
+  }
+  telemetry::Metrics metrics(MetricsOptionsFrom(config, kVersion));
+  if (const Status st = metrics.Serve(config.metrics.listen.ToString()); !st.ok()) {
+    Log(LogLevel::kError, "metrics", st.message());
+    return kExitFailure;
+  }
+
   // ---- the analytics chain: sources' pipelines -> merger -> core -> sessionizer -> detectors
   AlertFanout alerts;
   if (!config.alerts.log_path.empty()) alerts.Add(&alert_log);
+  if (writer) alerts.Add(writer.get());
+  alerts.Add(metrics.alert_sink());
+  // Delivery last: its outbox write is the slowest step, and the log and history have the alert
+  // by then.
+  if (delivery) alerts.Add(delivery.get());
   analytics::DetectorEngine engine(DetectOptionsFrom(config), catalogs.back().get(), &alerts);
   TransferFanout transfers;
+  if (writer) transfers.Add(writer.get());
+  transfers.Add(metrics.transfer_sink());
   transfers.Add(&engine);
   analytics::SessionizerOptions sessionizer_options = SessionizerOptionsFrom(config);
   sessionizer_options.max_update_delay_ns = analytics::MaxFirstUpdateDelayNs(config.pipeline);
   analytics::Sessionizer sessionizer(sessionizer_options, &transfers);
   Core core(&sessionizer, &engine);
+  if (writer) core.AddFlowSink(writer.get());
+  core.AddFlowSink(metrics.flow_sink());
+  // A restart goes on where the last run stopped: open transfers, windows, alerts, memory.
+  if (history) {
+    if (Status st = RestoreSensorState(*history, &sessionizer, &engine); !st.ok()) {
+      Log(LogLevel::kWarning, "state", "not restored: " + st.message());
+    }
+  }
   const unsigned workers = std::max(1u, config.pipeline.workers);
-  analytics::UpdateMerger merger(workers * static_cast<unsigned>(runners.size()), &core);
+  const auto collectors = static_cast<unsigned>(
+      std::count_if(runners.begin(), runners.end(), [](const auto& r) { return r->collector; }));
+  analytics::UpdateMerger merger(workers * static_cast<unsigned>(runners.size()) + collectors,
+                                 &core);
   {
     std::vector<analytics::FlowSink*> inboxes = merger.inboxes();
+    // The collectors' record inboxes come after every pipeline's shards.
+    std::size_t next_record_inbox = workers * runners.size();
+    for (auto& r : runners) {
+      if (r->collector != nullptr) r->record_inbox = inboxes[next_record_inbox++];
+    }
     for (std::size_t i = 0; i < runners.size(); ++i) {
       std::vector<analytics::FlowSink*> mine(
           inboxes.begin() + static_cast<long>(i * workers),
@@ -535,6 +672,27 @@ int RunCommand(std::span<const std::string_view> argv) {
                                                                           runners[i]->backpressure);
     }
   }
+
+  const analytics::DetectOptions detect_at_start = DetectOptionsFrom(config);
+  metrics.SetSnapshotSource([&](telemetry::PipelineSnapshot* out) {
+    analytics::PipelineOptions po = pipeline_options;
+    po.workers = workers;
+    std::int64_t newest = 0;
+    for (const auto& r : runners) {
+      AddSourceToSnapshot(*r->source, out);
+      AddPipelineToSnapshot(*r->pipeline, po, out);
+      newest = std::max(newest, r->newest_ns.load(std::memory_order_relaxed));
+    }
+    out->newest_packet = StreamTime{newest};
+    out->merger_late_updates = merger.late_updates();
+    out->ingest_windows = IngestWindows(detect_at_start);
+    AddIngestPeaks(engine, &out->ingest_windows);
+    if (writer) {
+      const store::HistoryWriter::Stats hs = writer->stats();
+      out->history = {hs.records_written, hs.queue_depth, hs.queue_drops, hs.db_size_bytes};
+    }
+    if (delivery) AddDeliveriesToSnapshot(delivery->stats(), out);
+  });
 
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
@@ -648,9 +806,31 @@ int RunCommand(std::span<const std::string_view> argv) {
   for (auto& r : runners) r->pipeline->Finish();
   merger.Finish();
   core.ApplyReload();
-  sessionizer.FlushAll();
-  engine.Finish();
-  (void)kShutdownDeliveryWait;
+  metrics.FlushWindow();
+  if (writer) {
+    // Open transfers and detector state go to the history instead of being ended: the next
+    // start continues them (a 141 GB upload across a restart is still one upload).
+    writer->SaveState(std::string(store::kSensorStateName), EncodeSensorState(sessionizer, engine));
+  } else {
+    sessionizer.FlushAll();
+    engine.Finish();
+  }
+  if (writer) {
+    writer->Stop();
+    if (const Status st = writer->Flush(); !st.ok()) {
+      Log(LogLevel::kError, "history", "final flush: " + st.message());
+    }
+  }
+  if (delivery) {
+    const DeliveryReport rep = delivery->WaitIdle(kShutdownDeliveryWait);
+    Log(LogLevel::kInfo, "delivery", "stopping",
+        {{"delivered", std::to_string(rep.delivered)},
+         {"pending", std::to_string(rep.pending)},
+         {"dead", std::to_string(rep.dead)},
+         {"pending_kept", history ? "in the history outbox" : "lost (no history)"}});
+    delivery->Stop();
+  }
+  metrics.SetSnapshotSource(nullptr);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const HealthState h = health_state();
   char took[32];
