@@ -16,11 +16,13 @@
 #include "detect_setup.h"
 #include "flowproto_wiring.h"
 #include "replay.h"
+#include "state_io.h"
 #include "telemetry_bridge.h"
 #include "weighbridge/capture/flow_replay.h"
 #include "weighbridge/capture/pcap_source.h"
 #include "weighbridge/capture/synth.h"
 #include "weighbridge/store/history.h"
+#include "weighbridge/store/sensor_state.h"
 #include "weighbridge/telemetry/metrics.h"
 #if defined(WB_WITH_DPDK)
 #include "weighbridge/capture/dpdk_source.h"
@@ -169,7 +171,9 @@ options:
                        that pace, so that scrapes and receivers see the replay as live traffic
   --db PATH            also write flows, transfers, alerts and rollups to the RocksDB history at
                        PATH (default: history.path of the config, if set); query it with
-                       `weighbridge history`
+                       `weighbridge history`. Resumable: stopped by SIGINT/SIGTERM, the replay
+                       saves its open transfers there instead of ending them, and the next replay
+                       into the same PATH (the rest of the capture) continues them
   --deliver            also deliver the alerts to the config's webhooks and Alertmanagers (through
                        the durable outbox of the history, when there is one) and wait, at most
                        --deliver-wait (default 60s), until they are delivered; what is still
@@ -307,6 +311,20 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     options.outputs.flow_sinks.push_back(writer.get());
     options.outputs.transfer_sinks.push_back(writer.get());
     options.outputs.alert_sinks.push_back(writer.get());
+    // Resumable: a replay stopped by a signal saves its open transfers and detector state, and
+    // the next replay into the same history (the rest of the capture) continues them; a replay
+    // that reads to the end saves what outlives it (train_and_return's memory).
+    options.on_start = [&history](analytics::Sessionizer* s, analytics::DetectorEngine* e) {
+      if (const Status st = RestoreSensorState(*history, s, e); !st.ok()) {
+        std::fprintf(stderr, "weighbridge: history: state not restored: %s\n",
+                     st.message().c_str());
+      }
+    };
+    options.on_end = [&writer](const analytics::Sessionizer& s, const analytics::DetectorEngine& e,
+                               bool /*interrupted*/) {
+      writer->SaveState(std::string(store::kSensorStateName), EncodeSensorState(s, e));
+      return true;
+    };
   }
   std::unique_ptr<AlertDelivery> delivery;
   if (args.Has("--deliver")) {

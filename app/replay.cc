@@ -190,6 +190,7 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   // Replay blocks on a full ring rather than dropping: results are exact and repeatable.
   analytics::ShardedPipeline pipeline(options.pipeline, std::move(inboxes),
                                       analytics::Backpressure::kBlock);
+  if (options.on_start) options.on_start(&sessionizer, &engine);
   if (options.outputs.on_runtime) {
     options.outputs.on_runtime({&pipeline, &merger, &source, &engine, &sessionizer});
   }
@@ -205,8 +206,11 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
     if (!pacer.enabled()) {
       pipeline.Dispatch(packets);
     } else {
-      while (!packets.empty() && !stop.load(std::memory_order_relaxed)) {
-        const std::size_t n = pacer.Admit(packets, stop);
+      while (!packets.empty()) {
+        // Stopped while pacing: the packets already read are accounted all the same, so that
+        // `frames` in the summary is exactly what was accounted (a resumed replay starts there).
+        const std::size_t n = stop.load(std::memory_order_relaxed) ? packets.size()
+                                                                     : pacer.Admit(packets, stop);
         pipeline.Dispatch(packets.first(n));
         packets = packets.subspan(n);
       }
@@ -236,8 +240,14 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
   }
   pipeline.Finish();
   merger.Finish();
-  sessionizer.FlushAll();
-  engine.Finish();
+  // An interrupted resumable replay keeps its transfers and alerts open for the next run.
+  const bool saved = result.interrupted && options.on_end &&
+                     options.on_end(sessionizer, engine, /*interrupted=*/true);
+  if (!saved) {
+    sessionizer.FlushAll();
+    engine.Finish();
+    if (options.on_end) options.on_end(sessionizer, engine, /*interrupted=*/false);
+  }
   progress.Done();
   result.summary.AddDecoder(source.decoder().counters());
   for (unsigned i = 0; i < workers; ++i) {

@@ -50,6 +50,12 @@ struct ReplayOptions {
   const analytics::ModelCatalog* catalog = nullptr;  // not owned; null: no model matching
   bool keep_flows = true;      // collect every flow for --flows-out (memory: one entry per flow)
   bool keep_transfers = true;  // collect ended transfers for --transfers-out
+  // Resumable replays (history): called once before the first packet, to restore what an earlier
+  // interrupted run saved; and at the end with `interrupted`, to save what is still open. When
+  // on_end returns true for an interrupted replay, open transfers and alerts are left open (saved)
+  // instead of being ended.
+  std::function<void(analytics::Sessionizer*, analytics::DetectorEngine*)> on_start;
+  std::function<bool(const analytics::Sessionizer&, const analytics::DetectorEngine&, bool)> on_end;
   // 0: as fast as possible. Otherwise packets are handed on no sooner than their capture time
   // divided by `speed` after the first (1: real time), so scrapes and receivers see it as live.
   double speed = 0;
