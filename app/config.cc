@@ -1077,13 +1077,39 @@ std::optional<std::string> Loader::Url(const YAML::Node& n, const YAML::Mark& w,
 void Loader::LoadAlerts(const YAML::Node& n, const YAML::Mark& w, const std::string& p,
                         AlertsConfig* out) {
   Fields f;
-  if (!ReadMap(n, w, p, {"log", "webhooks", "alertmanager"}, &f)) return;
+  if (!ReadMap(
+          n, w, p,
+          {"log", "webhooks", "alertmanager", "retry", "alertmanager_resend", "site", "sensor"},
+          &f)) {
+    return;
+  }
+  if (const Field* rf = f.Find("retry"); rf != nullptr) {
+    Fields r;
+    const std::string rp = p + ".retry";
+    if (ReadMap(rf->value, rf->key_mark, rp, {"initial_backoff", "max_backoff", "max_age"}, &r)) {
+      ReadField(r, "initial_backoff", rp, DurationReader(kNanosPerSecond / 1000, kNanosPerHour),
+                &out->retry.initial_backoff_ns);
+      ReadField(r, "max_backoff", rp, DurationReader(kNanosPerSecond / 1000, kNanosPerDay),
+                &out->retry.max_backoff_ns);
+      ReadField(r, "max_age", rp, DurationReader(kNanosPerSecond, 365 * kNanosPerDay),
+                &out->retry.max_age_ns);
+      if (out->retry.max_backoff_ns < out->retry.initial_backoff_ns) {
+        Error(MarkOf(rf->value, rf->key_mark), rp + ".max_backoff",
+              "is shorter than initial_backoff");
+      }
+    }
+  }
+  ReadField(f, "alertmanager_resend", p, DurationReader(kNanosPerSecond, kNanosPerHour),
+            &out->alertmanager_resend_ns);
+  ReadField(f, "site", p, StringReader(true), &out->site);
+  ReadField(f, "sensor", p, StringReader(true), &out->sensor);
   ReadField(f, "log", p, StringReader(true), &out->log_path);
   auto hook = [this](const YAML::Node& hn, const YAML::Mark& hw, const std::string& hp,
                      WebhookConfig* h) {
     return Clean([&] {
       Fields hf;
-      if (!ReadMap(hn, hw, hp, {"name", "url", "secret_file", "secret_env", "headers", "timeout"},
+      if (!ReadMap(hn, hw, hp,
+                   {"name", "url", "secret_file", "secret_env", "headers", "timeout", "ca_file"},
                    &hf)) {
         return;
       }
@@ -1162,6 +1188,7 @@ void Loader::LoadAlerts(const YAML::Node& n, const YAML::Mark& w, const std::str
       }
       ReadField(hf, "timeout", hp, DurationReader(kNanosPerSecond / 1000, kMaxTimeout),
                 &h->timeout_ns);
+      ReadField(hf, "ca_file", hp, StringReader(false), &h->ca_file);
     });
   };
   const Field* wf = f.Find("webhooks");
@@ -1179,13 +1206,14 @@ void Loader::LoadAlerts(const YAML::Node& n, const YAML::Mark& w, const std::str
                    AlertmanagerConfig* a) {
     return Clean([&] {
       Fields af;
-      if (!ReadMap(an, aw, ap, {"url", "timeout"}, &af)) return;
+      if (!ReadMap(an, aw, ap, {"url", "timeout", "ca_file"}, &af)) return;
       if (an.IsNull() || af.Find("url") == nullptr) Error(MarkOf(an, aw), ap + ".url", "required");
       if (const Field* u = af.Find("url"); u != nullptr) {
         if (auto url = Url(u->value, u->key_mark, ap + ".url")) a->url = *url;
       }
       ReadField(af, "timeout", ap, DurationReader(kNanosPerSecond / 1000, kMaxTimeout),
                 &a->timeout_ns);
+      ReadField(af, "ca_file", ap, StringReader(false), &a->ca_file);
     });
   };
   ReadField(f, "alertmanager", p, ObjectListReader<AlertmanagerConfig>(am), &out->alertmanager);
@@ -1237,17 +1265,40 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   }
   if (const Field* s = top.Find("history"); s != nullptr) {
     Fields f;
-    if (ReadMap(s->value, s->key_mark, "history", {"path", "retention"}, &f)) {
-      ReadField(f, "path", "history", StringReader(true), &c->history.path);
-      ReadField(f, "retention", "history", DurationReader(kNanosPerHour, 100 * 365 * kNanosPerDay),
-                &c->history.retention_ns);
+    if (ReadMap(s->value, s->key_mark, "history",
+                {"path", "retention", "transfers_retention", "alerts_retention", "size_budget",
+                 "sync", "sync_interval", "queue_capacity"},
+                &f)) {
+      HistoryConfig& h = c->history;
+      const std::int64_t kMaxRetention = 100 * 365 * kNanosPerDay;
+      ReadField(f, "path", "history", StringReader(true), &h.path);
+      ReadField(f, "retention", "history", DurationReader(kNanosPerHour, kMaxRetention),
+                &h.retention_ns);
+      ReadField(f, "transfers_retention", "history", DurationReader(kNanosPerHour, kMaxRetention),
+                &h.transfers_retention_ns);
+      ReadField(f, "alerts_retention", "history", DurationReader(kNanosPerHour, kMaxRetention),
+                &h.alerts_retention_ns);
+      ReadField(f, "size_budget", "history", SizeReader(0, UINT64_MAX), &h.size_budget_bytes);
+      ReadField(f, "sync", "history", StringReader(false), &h.sync);
+      ReadField(f, "sync_interval", "history",
+                DurationReader(kNanosPerSecond / 1000, kNanosPerHour), &h.sync_interval_ns);
+      ReadField(f, "queue_capacity", "history", UintReader(1024, 1u << 26), &h.queue_capacity);
+      if (const Field* sf = f.Find("sync");
+          sf != nullptr && h.sync != "every_batch" && h.sync != "interval") {
+        Error(MarkOf(sf->value, sf->key_mark), "history.sync",
+              Quoted(h.sync) + " is not a sync policy (every_batch or interval)");
+      }
     }
   }
   if (const Field* s = top.Find("metrics"); s != nullptr) {
     Fields f;
-    if (ReadMap(s->value, s->key_mark, "metrics", {"listen", "health_listen"}, &f)) {
+    if (ReadMap(s->value, s->key_mark, "metrics",
+                {"listen", "health_listen", "top_k", "top_window"}, &f)) {
       ReadField(f, "listen", "metrics", ListenReader(), &c->metrics.listen);
       ReadField(f, "health_listen", "metrics", ListenReader(), &c->metrics.health_listen);
+      ReadField(f, "top_k", "metrics", UintReader(1, 1000), &c->metrics.top_k);
+      ReadField(f, "top_window", "metrics", DurationReader(kNanosPerSecond, kNanosPerDay),
+                &c->metrics.top_window_ns);
       if (c->metrics.listen == c->metrics.health_listen && f.Find("health_listen") != nullptr) {
         const Field* hf = f.Find("health_listen");
         Error(MarkOf(hf->value, hf->key_mark), "metrics.health_listen",
@@ -1726,9 +1777,17 @@ std::string ExplainConfig(const Config& c) {
   o << "history:\n";
   Line(o, 2, "path: " + YamlString(c.history.path));
   Line(o, 2, "retention: " + FormatDuration(c.history.retention_ns));
+  Line(o, 2, "transfers_retention: " + FormatDuration(c.history.transfers_retention_ns));
+  Line(o, 2, "alerts_retention: " + FormatDuration(c.history.alerts_retention_ns));
+  Line(o, 2, "size_budget: " + FormatSize(c.history.size_budget_bytes));
+  Line(o, 2, "sync: " + c.history.sync);
+  Line(o, 2, "sync_interval: " + FormatDuration(c.history.sync_interval_ns));
+  Line(o, 2, "queue_capacity: " + std::to_string(c.history.queue_capacity));
   o << "metrics:\n";
   Line(o, 2, "listen: " + YamlString(c.metrics.listen.ToString()));
   Line(o, 2, "health_listen: " + YamlString(c.metrics.health_listen.ToString()));
+  Line(o, 2, "top_k: " + std::to_string(c.metrics.top_k));
+  Line(o, 2, "top_window: " + FormatDuration(c.metrics.top_window_ns));
   o << "alerts:\n";
   Line(o, 2, "log: " + YamlString(c.alerts.log_path));
   if (c.alerts.webhooks.empty()) {
@@ -1747,6 +1806,7 @@ std::string ExplainConfig(const Config& c) {
         for (const auto& [k, v] : h.headers) Line(o, 8, YamlString(k) + ": " + YamlString(v));
       }
       Line(o, 6, "timeout: " + FormatDuration(h.timeout_ns));
+      if (!h.ca_file.empty()) Line(o, 6, "ca_file: " + YamlString(h.ca_file));
     }
   }
   if (c.alerts.alertmanager.empty()) {
@@ -1756,8 +1816,16 @@ std::string ExplainConfig(const Config& c) {
     for (const AlertmanagerConfig& a : c.alerts.alertmanager) {
       Line(o, 4, "- url: " + YamlString(a.url));
       Line(o, 6, "timeout: " + FormatDuration(a.timeout_ns));
+      if (!a.ca_file.empty()) Line(o, 6, "ca_file: " + YamlString(a.ca_file));
     }
   }
+  Line(o, 2, "retry:");
+  Line(o, 4, "initial_backoff: " + FormatDuration(c.alerts.retry.initial_backoff_ns));
+  Line(o, 4, "max_backoff: " + FormatDuration(c.alerts.retry.max_backoff_ns));
+  Line(o, 4, "max_age: " + FormatDuration(c.alerts.retry.max_age_ns));
+  Line(o, 2, "alertmanager_resend: " + FormatDuration(c.alerts.alertmanager_resend_ns));
+  Line(o, 2, "site: " + YamlString(c.alerts.site));
+  Line(o, 2, "sensor: " + YamlString(c.alerts.sensor));
   o << "daemon:\n";
   Line(o, 2, "user: " + YamlString(c.daemon.user));
   Line(o, 2, "log_format: " + c.daemon.log_format);

@@ -168,14 +168,22 @@ struct DetectConfig {
 };
 
 struct HistoryConfig {
-  std::string path;  // RocksDB directory; empty: no history
-  std::int64_t retention_ns = 90 * kNanosPerDay;
+  std::string path;                               // RocksDB directory; empty: no history
+  std::int64_t retention_ns = 90 * kNanosPerDay;  // flows and rollups
+  std::int64_t transfers_retention_ns = 365 * kNanosPerDay;
+  std::int64_t alerts_retention_ns = 365 * kNanosPerDay;
+  std::uint64_t size_budget_bytes = 0;  // 0: none
+  std::string sync = "every_batch";     // every_batch | interval
+  std::int64_t sync_interval_ns = 1 * kNanosPerSecond;
+  std::uint64_t queue_capacity = 65536;
   friend bool operator==(const HistoryConfig&, const HistoryConfig&) = default;
 };
 
 struct MetricsConfig {
   ListenAddress listen = {IpAddress::V4(0x7f000001), 9477};
   ListenAddress health_listen = {IpAddress::V4(0x7f000001), 9478};  // `run`: /health, /ready
+  std::uint64_t top_k = 20;                                         // top-K peers and hosts gauges
+  std::int64_t top_window_ns = 300 * kNanosPerSecond;               // ...over windows this long
   friend bool operator==(const MetricsConfig&, const MetricsConfig&) = default;
 };
 
@@ -188,19 +196,32 @@ struct WebhookConfig {
   std::string secret_env;
   std::map<std::string, std::string> headers;  // extra request headers
   std::int64_t timeout_ns = 10 * kNanosPerSecond;
+  std::string ca_file;  // PEM bundle to trust for HTTPS instead of the system's; "" system
   friend bool operator==(const WebhookConfig&, const WebhookConfig&) = default;
 };
 
 struct AlertmanagerConfig {
   std::string url;  // base URL; alerts go to <url>/api/v2/alerts
   std::int64_t timeout_ns = 10 * kNanosPerSecond;
+  std::string ca_file;
   friend bool operator==(const AlertmanagerConfig&, const AlertmanagerConfig&) = default;
+};
+
+struct AlertRetryConfig {
+  std::int64_t initial_backoff_ns = 1 * kNanosPerSecond;
+  std::int64_t max_backoff_ns = 5 * kNanosPerMinute;
+  std::int64_t max_age_ns = 24 * kNanosPerHour;  // then dead-lettered
+  friend bool operator==(const AlertRetryConfig&, const AlertRetryConfig&) = default;
 };
 
 struct AlertsConfig {
   std::string log_path;  // JSON-lines alert log; empty: none
   std::vector<WebhookConfig> webhooks;
   std::vector<AlertmanagerConfig> alertmanager;
+  AlertRetryConfig retry;
+  std::int64_t alertmanager_resend_ns = 1 * kNanosPerMinute;
+  std::string site;    // Alertmanager label `site`; "" none
+  std::string sensor;  // Alertmanager label `sensor`; "" this host's name
   friend bool operator==(const AlertsConfig&, const AlertsConfig&) = default;
 };
 

@@ -84,10 +84,26 @@ class HistoryOutbox : public alerting::OutboxStore {
 Result<alerting::NotifierOptions> NotifierOptionsFrom(const Config& config,
                                                       const DeliveryTuning& tuning) {
   alerting::NotifierOptions options;
+  // The config's settings, unless a caller (a test) tunes them.
+  const DeliveryTuning untuned;
+  const alerting::RetryOptions& dr = untuned.retry;
+  const bool retry_tuned = tuning.retry.initial_backoff != dr.initial_backoff ||
+                           tuning.retry.max_backoff != dr.max_backoff ||
+                           tuning.retry.max_age != dr.max_age ||
+                           tuning.retry.multiplier != dr.multiplier;
   options.retry = tuning.retry;
-  options.resend_interval = tuning.resend_interval;
-  options.site = tuning.site;
-  options.sensor = tuning.sensor.empty() ? HostName() : tuning.sensor;
+  if (!retry_tuned) {
+    options.retry.initial_backoff = Millis(config.alerts.retry.initial_backoff_ns);
+    options.retry.max_backoff = Millis(config.alerts.retry.max_backoff_ns);
+    options.retry.max_age = Millis(config.alerts.retry.max_age_ns);
+  }
+  options.resend_interval = tuning.resend_interval != untuned.resend_interval
+                                ? tuning.resend_interval
+                                : Millis(config.alerts.alertmanager_resend_ns);
+  options.site = !tuning.site.empty() ? tuning.site : config.alerts.site;
+  options.sensor = !tuning.sensor.empty()          ? tuning.sensor
+                   : !config.alerts.sensor.empty() ? config.alerts.sensor
+                                                   : HostName();
   for (const WebhookConfig& w : config.alerts.webhooks) {
     Result<std::string> secret = ReadSecret(w);
     if (!secret.ok()) return secret.status();
@@ -99,6 +115,7 @@ Result<alerting::NotifierOptions> NotifierOptionsFrom(const Config& config,
     r.headers.assign(w.headers.begin(), w.headers.end());
     r.timeout = Millis(w.timeout_ns);
     r.connect_timeout = std::min(r.timeout, std::chrono::milliseconds(5000));
+    r.tls.ca_file = w.ca_file;
     options.receivers.push_back(std::move(r));
   }
   for (const AlertmanagerConfig& a : config.alerts.alertmanager) {
@@ -110,6 +127,7 @@ Result<alerting::NotifierOptions> NotifierOptionsFrom(const Config& config,
     r.url = a.url;
     r.timeout = Millis(a.timeout_ns);
     r.connect_timeout = std::min(r.timeout, std::chrono::milliseconds(5000));
+    r.tls.ca_file = a.ca_file;
     options.receivers.push_back(std::move(r));
   }
   return options;

@@ -51,8 +51,13 @@ store::HistoryOptions HistoryOptionsFrom(const Config& c, const std::string& pat
   h.path = path;
   h.flows_retention_ns = c.history.retention_ns;
   h.rollups_retention_ns = c.history.retention_ns;
-  h.transfers_retention_ns = std::max(h.transfers_retention_ns, c.history.retention_ns);
-  h.alerts_retention_ns = std::max(h.alerts_retention_ns, c.history.retention_ns);
+  h.transfers_retention_ns = c.history.transfers_retention_ns;
+  h.alerts_retention_ns = c.history.alerts_retention_ns;
+  h.size_budget_bytes = c.history.size_budget_bytes;
+  h.sync =
+      c.history.sync == "interval" ? store::SyncPolicy::kInterval : store::SyncPolicy::kEveryBatch;
+  h.sync_interval_ns = c.history.sync_interval_ns;
+  h.queue_capacity = c.history.queue_capacity;
   h.ipv4_group_len = c.detect.weight_transfer.external_group.ipv4_prefix_len;
   h.ipv6_group_len = c.detect.weight_transfer.external_group.ipv6_prefix_len;
   for (const capture::TenantOptions& t : c.site.tenants) h.tenant_names.push_back(t.name);

@@ -16,8 +16,8 @@ namespace weighbridge::app {
 
 analytics::DetectOptions DetectOptionsFrom(const Config& config);
 analytics::SessionizerOptions SessionizerOptionsFrom(const Config& config);
-// The history store's options from `history:` (retention: flows and rollups keep `retention`,
-// transfers and alerts at least a year), grouping and tenant names from the rest of the config.
+// The history store's options from `history:`, grouping and tenant names from the rest of the
+// config.
 store::HistoryOptions HistoryOptionsFrom(const Config& config, const std::string& path);
 
 // The catalog of `detect.weight_transfer.catalog`. A relative path is looked for beside the

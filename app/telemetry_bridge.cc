@@ -15,6 +15,8 @@ telemetry::MetricsOptions MetricsOptionsFrom(const Config& config, const std::st
   o.ipv4_group_len = s.ipv4_group_len;
   o.ipv6_group_len = s.ipv6_group_len;
   o.version = version;
+  o.top_k = config.metrics.top_k;
+  o.top_window_ns = config.metrics.top_window_ns;
   return o;
 }
 

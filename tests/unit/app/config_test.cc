@@ -250,8 +250,9 @@ detect:
     - {name: mirror, prefixes: ["2001:db8:ffff::/48"]}
   peer_groups:
     - {name: example-lab, prefixes: [192.0.2.0/24, "2001:db8:f00::/48"]}
-history: {path: /var/lib/weighbridge, retention: 365d}
-metrics: {listen: "[::1]:9100", health_listen: "127.0.0.1:9101"}
+history: {path: /var/lib/weighbridge, retention: 365d, sync: interval, sync_interval: 250ms,
+          size_budget: 500GiB, alerts_retention: 730d}
+metrics: {listen: "[::1]:9100", health_listen: "127.0.0.1:9101", top_k: 50}
 alerts:
   log: /var/log/weighbridge/alerts.jsonl
   webhooks:
@@ -263,7 +264,9 @@ alerts:
     - {name: ops, url: "http://127.0.0.1:8080/hook", secret_env: WB_OPS_SECRET}
   alertmanager:
     - {url: "http://127.0.0.1:9093"}
-    - {url: "https://am.example.com", timeout: 1m}
+    - {url: "https://am.example.com", timeout: 1m, ca_file: /etc/weighbridge/am-ca.pem}
+  retry: {initial_backoff: 2s, max_backoff: 10m, max_age: 2d}
+  sensor: edge-7
 )";
 
 TEST(ConfigLoad, FullConfigParsesEveryKey) {
@@ -346,6 +349,14 @@ TEST(ConfigLoad, FullConfigParsesEveryKey) {
   EXPECT_EQ(c.alerts.webhooks[1].timeout_ns, 10'000'000'000);
   ASSERT_EQ(c.alerts.alertmanager.size(), 2u);
   EXPECT_EQ(c.alerts.alertmanager[1].timeout_ns, 60'000'000'000);
+  EXPECT_EQ(c.alerts.alertmanager[1].ca_file, "/etc/weighbridge/am-ca.pem");
+  EXPECT_EQ(c.alerts.retry.max_age_ns, 2 * 86'400'000'000'000);
+  EXPECT_EQ(c.alerts.sensor, "edge-7");
+  EXPECT_EQ(c.history.sync, "interval");
+  EXPECT_EQ(c.history.sync_interval_ns, 250'000'000);
+  EXPECT_EQ(c.history.size_budget_bytes, 500ull << 30);
+  EXPECT_EQ(c.history.alerts_retention_ns, 730 * 86'400'000'000'000);
+  EXPECT_EQ(c.metrics.top_k, 50u);
 }
 
 TEST(ConfigLoad, BlockAndFlowStylesAgree) {
@@ -540,6 +551,10 @@ const BadCase kBadCases[] = {
     {"metrics:\n  listen: 127.0.0.1:9100\n  health_listen: 127.0.0.1:9100\n",
      "metrics.health_listen", 3, "same address"},
     {"daemon:\n  log_format: xml\n", "daemon.log_format", 2, "not a log format"},
+    {"history:\n  sync: always\n", "history.sync", 2, "not a sync policy"},
+    {"alerts:\n  retry: {initial_backoff: 1m, max_backoff: 1s}\n", "alerts.retry.max_backoff", 2,
+     "shorter than initial_backoff"},
+    {"metrics:\n  top_k: 0\n", "metrics.top_k", 2, "out of range"},
     {"daemon:\n  log_level: loud\n", "daemon.log_level", 2, "not a log level"},
     {"daemon:\n  stats_interval: 0s\n", "daemon.stats_interval", 2, "out of range"},
     {"history:\n  path: [a]\n", "history.path", 2, "expected a single value"},
