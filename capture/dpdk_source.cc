@@ -2,6 +2,7 @@
 #include "weighbridge/capture/dpdk_source.h"
 
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
@@ -9,6 +10,7 @@
 #include <rte_mbuf.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
@@ -94,6 +96,13 @@ Result<bool> InitEal(const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (std::string& s : storage) argv.push_back(s.data());
   argv.push_back(nullptr);
+  // rte_eal_init pins the calling thread to the main lcore, and every thread started from it
+  // afterwards (capture loops, shard workers, the merger) would inherit that one core. Our
+  // threads are not EAL lcores and poll their queues themselves, so the caller's own CPU mask
+  // is put back once the EAL is up (found by the daemon e2e test: all threads on CPU 0).
+  cpu_set_t before;
+  CPU_ZERO(&before);
+  const bool have_mask = pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0;
   if (rte_eal_init(static_cast<int>(storage.size()), argv.data()) < 0) {
     g_eal_state = EalState::kFailed;
     g_eal_error = "DPDK EAL init failed (" + std::string(rte_strerror(rte_errno)) +
@@ -102,6 +111,7 @@ Result<bool> InitEal(const std::vector<std::string>& args) {
     return Status::Error(g_eal_error);
   }
   g_eal_state = EalState::kUp;
+  if (have_mask) pthread_setaffinity_np(pthread_self(), sizeof before, &before);
   return true;
 }
 
