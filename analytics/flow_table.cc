@@ -321,7 +321,12 @@ void FlowTable::FlushAll() noexcept {
   for (std::size_t i = 0; i < slot_count_; ++i) {
     Slot& s = slots_[i];
     if (!s.used()) continue;
-    Emit(s, FlowEndReason::kFlushed, StreamTime::FromNanos(s.last_ns));
+    // Event time: when the flow would have ended on its own (idle timeout, or close linger).
+    // That is never behind the watermarks this shard has sent (a flow still here has not been
+    // swept past its deadline, and the watermark lags by more than a sweep period), so flushed
+    // updates merge in order like every other; `last` would make most of them late, and late
+    // updates reach the sessionizer in thread-timing order.
+    Emit(s, FlowEndReason::kFlushed, EndTime(s));
     s.state = 0;
     counters_.flows_ended.Add(1);
   }

@@ -209,8 +209,8 @@ ReplayResult RunReplay(capture::PacketSource& source, const ReplayOptions& optio
       while (!packets.empty()) {
         // Stopped while pacing: the packets already read are accounted all the same, so that
         // `frames` in the summary is exactly what was accounted (a resumed replay starts there).
-        const std::size_t n = stop.load(std::memory_order_relaxed) ? packets.size()
-                                                                     : pacer.Admit(packets, stop);
+        const std::size_t n =
+            stop.load(std::memory_order_relaxed) ? packets.size() : pacer.Admit(packets, stop);
         pipeline.Dispatch(packets.first(n));
         packets = packets.subspan(n);
       }

@@ -66,14 +66,16 @@ TEST(Delivery, SecretsComeFromFileOrEnvironment) {
   }
   ::setenv("WB_DELIVERY_TEST_SECRET", "from-env", 1);
   Config config;
-  config.alerts.webhooks.push_back({"a", "http://127.0.0.1:1/a", file, "", {}, kNanosPerSecond});
+  config.alerts.webhooks.push_back(
+      {"a", "http://127.0.0.1:1/a", file, "", {}, kNanosPerSecond, ""});
   config.alerts.webhooks.push_back({"b",
                                     "http://127.0.0.1:1/b",
                                     "",
                                     "WB_DELIVERY_TEST_SECRET",
                                     {{"X-A", "1"}},
-                                    2 * kNanosPerSecond});
-  config.alerts.alertmanager.push_back({"http://127.0.0.1:9093", 3 * kNanosPerSecond});
+                                    2 * kNanosPerSecond,
+                                    ""});
+  config.alerts.alertmanager.push_back({"http://127.0.0.1:9093", 3 * kNanosPerSecond, ""});
   auto options = NotifierOptionsFrom(config);
   ASSERT_TRUE(options.ok()) << options.error();
   ASSERT_EQ(options->receivers.size(), 3u);
@@ -86,7 +88,7 @@ TEST(Delivery, SecretsComeFromFileOrEnvironment) {
 
   Config missing_env;
   missing_env.alerts.webhooks.push_back(
-      {"c", "http://127.0.0.1:1/", "", "WB_DELIVERY_TEST_UNSET", {}, kNanosPerSecond});
+      {"c", "http://127.0.0.1:1/", "", "WB_DELIVERY_TEST_UNSET", {}, kNanosPerSecond, ""});
   ::unsetenv("WB_DELIVERY_TEST_UNSET");
   auto e = NotifierOptionsFrom(missing_env);
   ASSERT_FALSE(e.ok());
@@ -95,7 +97,7 @@ TEST(Delivery, SecretsComeFromFileOrEnvironment) {
 
   Config missing_file;
   missing_file.alerts.webhooks.push_back(
-      {"d", "http://127.0.0.1:1/", TempPath("no-such-secret"), "", {}, kNanosPerSecond});
+      {"d", "http://127.0.0.1:1/", TempPath("no-such-secret"), "", {}, kNanosPerSecond, ""});
   auto m = NotifierOptionsFrom(missing_file);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().find("no-such-secret"), std::string::npos) << m.error();
@@ -107,7 +109,7 @@ TEST(Delivery, OnAlertDeliversTheSignedAlertJson) {
   ::setenv("WB_DELIVERY_TEST_SECRET2", "k3y", 1);
   Config config;
   config.alerts.webhooks.push_back(
-      {"hook", server.url(), "", "WB_DELIVERY_TEST_SECRET2", {}, kNanosPerSecond});
+      {"hook", server.url(), "", "WB_DELIVERY_TEST_SECRET2", {}, kNanosPerSecond, ""});
   auto d = AlertDelivery::Start(config, nullptr);
   ASSERT_TRUE(d.ok()) << d.error();
   const analytics::Alert a = SampleAlert();
