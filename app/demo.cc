@@ -3,22 +3,33 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "args.h"
 #include "commands.h"
 #include "config.h"
 #include "detect_setup.h"
 #include "replay.h"
+#include "telemetry_bridge.h"
 #include "weighbridge/capture/synth.h"
+#include "weighbridge/telemetry/metrics.h"
 
 namespace weighbridge::app {
 
 namespace {
 
-constexpr const char* kDemoUsage = R"(usage: weighbridge demo [--scenario NAME] [--seed N] [--top N]
+constexpr const char* kDemoUsage = R"(usage: weighbridge demo [options]
 
 Generates synthetic data-centre edge traffic in memory (default scenario demo), accounts
 every packet and flow, and prints what a sensor at that edge would report.
+
+options:
+  --scenario NAME   which traffic (weighbridge synth --list)
+  --seed N          random seed (default 1)
+  --top N           how many flows to list (default 10)
+  --metrics LISTEN  serve Prometheus metrics here while the demo runs (default 127.0.0.1:9477;
+                    "off" for none; a busy port is reported and the demo goes on without)
+  --linger D        keep serving the metrics this long after the summary (e.g. 60s)
 )";
 
 std::string HumanBytes(std::uint64_t b) {
@@ -37,7 +48,7 @@ std::string HumanBytes(std::uint64_t b) {
 }  // namespace
 
 int DemoCommand(std::span<const std::string_view> argv) {
-  Args args(argv, {"--scenario", "--seed", "--top"}, {"--help"});
+  Args args(argv, {"--scenario", "--seed", "--top", "--metrics", "--linger"}, {"--help"});
   if (args.Has("--help")) {
     std::fputs(kDemoUsage, stdout);
     return kExitOk;
@@ -91,9 +102,35 @@ int DemoCommand(std::span<const std::string_view> argv) {
     std::fprintf(stderr, "weighbridge: demo: no model catalog (%s): alerts carry no model match\n",
                  catalog.error().c_str());
   }
+  std::int64_t linger_ns = 0;
+  if (const auto text = args.Value("--linger")) {
+    if (const std::string why = ParseDuration(*text, &linger_ns); !why.empty()) {
+      std::fprintf(stderr, "weighbridge: --linger: %s\n\n%s", why.c_str(), kDemoUsage);
+      return kExitUsage;
+    }
+  }
+  // The metrics endpoint, up while the demo runs (what a dashboard would scrape).
+  const std::string listen = args.Value("--metrics").value_or("127.0.0.1:9477");
+  telemetry::Metrics metrics(MetricsOptionsFrom(config, kVersion));
+  MeteredSource metered(source->get(), &metrics);
+  ReplayTelemetry bridge(&metrics, options.detect, options.pipeline, &metered);
+  capture::PacketSource* read_from = source->get();
+  bool serving = false;
+  if (listen != "off") {
+    if (const Status st = metrics.Serve(listen); st.ok()) {
+      bridge.Attach(&options);
+      read_from = &metered;
+      serving = true;
+      std::printf("metrics: http://%s/metrics while the demo runs%s\n\n", listen.c_str(),
+                  linger_ns > 0 ? " and for --linger after it" : " (--linger 60s keeps them up)");
+    } else {
+      std::printf("metrics: not served (%s); the demo goes on without them\n\n",
+                  st.message().c_str());
+    }
+  }
   std::atomic<bool> stop{false};
   const auto t0 = std::chrono::steady_clock::now();
-  ReplayResult r = RunReplay(**source, options, stop);
+  ReplayResult r = RunReplay(*read_from, options, stop);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const ReplaySummary& s = r.summary;
 
@@ -161,6 +198,10 @@ int DemoCommand(std::span<const std::string_view> argv) {
                 a.has_inside ? HostOrPrefix(a.inside).c_str() : "-", a.external.ToString().c_str(),
                 HumanBytes(a.payload_bytes).c_str(), a.model_match ? ", matches " : "",
                 a.model_match ? (a.model_match->name + " " + a.model_match->dtype).c_str() : "");
+  }
+  if (serving && linger_ns > 0) {
+    std::fflush(stdout);
+    std::this_thread::sleep_for(std::chrono::nanoseconds(linger_ns));
   }
   return kExitOk;
 }
