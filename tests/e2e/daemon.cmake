@@ -28,3 +28,4 @@ wb_add_daemon_e2e(tcpreplay daemon_tcpreplay.py TIMEOUT 180 LABELS needs_pcaps n
 wb_add_daemon_e2e(signals daemon_signals.py TIMEOUT 180 LABELS needs_iperf3)
 # The other DPDK tests take the same lock (two EALs at once need distinct file prefixes).
 set_tests_properties(e2e.daemon.iperf_dpdk PROPERTIES RESOURCE_LOCK dpdk)
+wb_add_daemon_e2e(privileges daemon_privileges.py TIMEOUT 60)
