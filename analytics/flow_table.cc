@@ -128,6 +128,7 @@ FlowTable::FlowTable(const PipelineOptions& options, std::uint64_t capacity, Flo
   madvise(p, mapped_bytes_, MADV_HUGEPAGE);     // advice: fine if the kernel says no
   slots_ = static_cast<Slot*>(p);
   max_size_ = static_cast<std::size_t>(want);
+  used_bits_.assign((slot_count_ + 63) / 64, 0);
 }
 
 FlowTable::~FlowTable() {
@@ -171,6 +172,7 @@ void FlowTable::StartFlow(Slot& s, const capture::PacketMeta& m, std::uint32_t h
   s.proto = m.proto;
   s.first_ns = m.ts.ns;
   s.last_ns = m.ts.ns;
+  LowerExpiry(m.ts.ns + options_.idle_timeout_ns);
   s.direction = m.direction;
   s.tenant = m.tenant;
   if (options_.site != nullptr) options_.site->Classify(m.src, m.dst, &s.direction, &s.tenant);
@@ -239,6 +241,7 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
       i = Probe(m, hash32, &found);
     }
     StartFlow(slots_[i], m, hash32);
+    used_bits_[i >> 6] |= std::uint64_t{1} << (i & 63);
   }
   Slot& s = slots_[i];
   const bool a_to_b = s.a == m.src && s.a_port == m.src_port;  // a flow to itself: all a -> b
@@ -260,6 +263,7 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
     if ((m.tcp_flags & capture::kTcpRst) != 0 ||
         (s.state & (kFinAb | kFinBa)) == (kFinAb | kFinBa)) {
       s.state |= kClosing;
+      LowerExpiry(m.ts.ns + options_.close_linger_ns);
     }
   }
   const DirectionCounters add{w, std::uint64_t{m.l3_bytes} * w, payload * w};
@@ -300,11 +304,26 @@ void FlowTable::AdvanceTo(StreamTime now) noexcept {
       static_cast<std::uint64_t>(std::min(now.ns - swept_to_.ns, kSweepPeriodNs) / kNanosPerMicro);
   if (elapsed_us == 0) return;  // less than a microsecond: wait (swept_to_ stays behind)
   swept_to_ = now;
+  if (now.ns < next_expiry_ns_) {  // no deadline reached yet: nothing to find
+    sweep_debt_ = 0;
+    return;
+  }
   sweep_debt_ += static_cast<std::uint64_t>(slot_count_) * elapsed_us;
   const std::size_t budget =
       static_cast<std::size_t>(std::min<std::uint64_t>(sweep_debt_ / kPeriodUs, slot_count_));
   sweep_debt_ = budget == slot_count_ ? 0 : sweep_debt_ % kPeriodUs;
+  // A full sweep learns the earliest deadline left; a partial one cannot.
+  const bool full = budget == slot_count_;
+  std::int64_t earliest = INT64_MAX;
   for (std::size_t visited = 0; visited < budget;) {
+    if ((sweep_cursor_ & 63) == 0 && used_bits_[sweep_cursor_ >> 6] == 0) {
+      // 64 empty slots (or fewer at the end of the table): nothing to expire there.
+      const std::size_t skip = std::min<std::size_t>(64, slot_count_ - sweep_cursor_);
+      visited += skip;
+      sweep_cursor_ += skip;
+      if (sweep_cursor_ == slot_count_) sweep_cursor_ = 0;
+      continue;
+    }
     Slot& s = slots_[sweep_cursor_];
     if (s.used() && Expired(s, now)) {
       Emit(s, s.closing() ? FlowEndReason::kClosed : FlowEndReason::kIdle, EndTime(s));
@@ -312,9 +331,11 @@ void FlowTable::AdvanceTo(StreamTime now) noexcept {
       counters_.flows_ended.Add(1);
       continue;  // backward shift may have moved another flow into this slot: look again
     }
+    if (s.used()) earliest = std::min(earliest, EndTime(s).ns);
     ++visited;
     if (++sweep_cursor_ == slot_count_) sweep_cursor_ = 0;
   }
+  next_expiry_ns_ = full ? earliest : INT64_MIN;
 }
 
 void FlowTable::FlushAll() noexcept {
@@ -331,6 +352,7 @@ void FlowTable::FlushAll() noexcept {
     counters_.flows_ended.Add(1);
   }
   size_ = 0;
+  std::fill(used_bits_.begin(), used_bits_.end(), 0);
   counters_.active_flows.Set(0);
 }
 
@@ -394,10 +416,12 @@ void FlowTable::Remove(std::size_t index) noexcept {
     const bool home_between = hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
     if (!home_between) {
       slots_[hole] = s;
+      used_bits_[hole >> 6] |= std::uint64_t{1} << (hole & 63);
       hole = j;
     }
   }
   slots_[hole].state = 0;
+  used_bits_[hole >> 6] &= ~(std::uint64_t{1} << (hole & 63));
   --size_;
   counters_.active_flows.Set(size_);
 }

@@ -148,7 +148,16 @@ def main():
                         if h and h.get("packets", 0) + h.get("dropped", 0) >= records:
                             break
                         time.sleep(0.1)
+                    # health counts frames as the capture thread reads them; the flow tables'
+                    # counters (weighbridge_bytes_total) follow once the shard workers have taken
+                    # them from their rings, which on a loaded machine can be a moment later.
                     metrics = d.scrape_metrics(topo.dc)
+                    # Bounded: with nothing dropped the bytes reach the offline total.
+                    wait_until = time.monotonic() + 10
+                    while (metrics is not None and time.monotonic() < wait_until and
+                           metrics.get("weighbridge_bytes_total", 0) < summary["bytes"]):
+                        time.sleep(0.1)
+                        metrics = d.scrape_metrics(topo.dc)
                     # `run --help` already names /metrics; a `run` that serves it says so in its
                     # log (a "metrics" event, or the address) once it is wired.
                     if metrics is None and any(l.get("event") == "metrics" or "9477" in str(v)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -86,6 +87,17 @@ class FlowTable {
   std::size_t size_ = 0;
   std::size_t max_size_ = 0;
   std::size_t sweep_cursor_ = 0;
+  // One bit per slot, set while the slot holds a flow: a sweep skips 64 empty slots per word, so
+  // a sparse table (sampled input, a quiet link) costs little to sweep even when stream time
+  // jumps a whole sweep period between bursts.
+  std::vector<std::uint64_t> used_bits_;
+  // No flow can expire before this stream time (ns): the earliest deadline found by the last full
+  // sweep, lowered as flows start or begin closing. INT64_MIN: unknown (sweep as usual). Lets a
+  // shard whose stream time jumps past a sweep period per burst (sampled input) skip sweeps.
+  std::int64_t next_expiry_ns_ = INT64_MIN;
+  void LowerExpiry(std::int64_t end_ns) noexcept {
+    if (next_expiry_ns_ != INT64_MIN && end_ns < next_expiry_ns_) next_expiry_ns_ = end_ns;
+  }
   std::uint64_t sweep_debt_ = 0;  // slots * us of stream time not yet turned into visits
   StreamTime swept_to_;
   FlowTableCounters counters_;
