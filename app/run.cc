@@ -31,6 +31,7 @@
 #include "flowproto_wiring.h"
 #include "health.h"
 #include "log.h"
+#include "pacer.h"
 #include "state_io.h"
 #include "telemetry_bridge.h"
 #include "weighbridge/analytics/pipeline.h"
@@ -88,8 +89,7 @@ void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
   bool any = false;
   auto wall_at_last = std::chrono::steady_clock::now();
   auto last_heartbeat = wall_at_last;
-  const auto wall_start = wall_at_last;
-  std::int64_t first_ts = 0;
+  Pacer pacer(r->speed);
   bool ended = false;
   while (!stop->load(std::memory_order_relaxed)) {
     capture::PollResult res;
@@ -97,23 +97,9 @@ void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
     const auto now = std::chrono::steady_clock::now();
     if (res.packets > 0) {
       std::span<const capture::PacketMeta> packets(burst.data(), res.packets);
-      if (!any) {
-        any = true;
-        first_ts = packets.front().ts.ns;
-      }
-      if (r->speed > 0) {
-        // Real time: the packet at first_ts + d goes no sooner than d / speed after the start.
-        for (;;) {
-          const auto allowed = static_cast<std::int64_t>(
-              static_cast<double>((std::chrono::steady_clock::now() - wall_start).count()) *
-              r->speed);
-          std::size_t n = 0;
-          while (n < packets.size() && packets[n].ts.ns - first_ts <= allowed) ++n;
-          r->pipeline->Dispatch(packets.first(n));
-          packets = packets.subspan(n);
-          if (packets.empty() || stop->load(std::memory_order_relaxed)) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
+      any = true;
+      if (pacer.enabled()) {
+        DispatchPaced(*r->pipeline, packets, pacer, *stop);
       } else {
         r->pipeline->Dispatch(packets);
       }
@@ -811,7 +797,9 @@ int RunCommand(std::span<const std::string_view> argv) {
   const HealthState h = health_state();
   char took[32];
   std::snprintf(took, sizeof took, "%.3f", secs);
-  Log(LogLevel::kInfo, "stopped", "every flow and transfer flushed",
+  Log(LogLevel::kInfo, "stopped",
+      writer ? "every flow flushed; open transfers and detector state saved to history"
+             : "every flow and transfer flushed",
       {{"seconds", took},
        {"packets", std::to_string(h.packets)},
        {"dropped", std::to_string(h.dropped)},

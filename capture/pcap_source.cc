@@ -20,6 +20,7 @@
 
 #include "pcap_reader.h"
 #include "pcapng_reader.h"
+#include "weighbridge/core/counter.h"
 
 namespace weighbridge::capture {
 namespace {
@@ -75,7 +76,7 @@ class PcapFileSource final : public PacketSource {
       const int rc = pcap_next_ex(pcap_.get(), &hdr, &data);
       if (rc == 1) {
         ++frames;
-        ++frames_read_;
+        frames_read_.Add(1);
         const DecodeResult d = decoder_.Decode(link_type_, data, hdr->caplen, hdr->len,
                                                ToStreamTime(hdr->ts, true), &out[r.packets]);
         if (d == DecodeResult::kOk) ++r.packets;
@@ -95,7 +96,7 @@ class PcapFileSource final : public PacketSource {
         // ("invalid packet capture length") the same way; both end the file here.
         r.state = PollResult::State::kError;
         r.error = path_ + ": truncated or corrupt record after frame " +
-                  std::to_string(frames_read_) + ": " + why;
+                  std::to_string(frames_read_.Get()) + ": " + why;
       }
       return r;
     }
@@ -105,7 +106,7 @@ class PcapFileSource final : public PacketSource {
   // For a file, `received` is the number of records read so far (frames handed to the decoder).
   SourceStats Stats() const override {
     SourceStats s;
-    s.received = frames_read_;
+    s.received = frames_read_.Get();
     return s;
   }
   const Decoder& decoder() const override { return decoder_; }
@@ -121,7 +122,7 @@ class PcapFileSource final : public PacketSource {
     if (!f) return false;
     auto reader = std::make_unique<internal::PcapngReader>(f.get());
     internal::PcapngReader::Frame frame;
-    for (std::uint64_t i = 0; i < frames_read_; ++i) {
+    for (std::uint64_t i = 0, n = frames_read_.Get(); i < n; ++i) {
       if (reader->Next(&frame) != 1) return false;  // not the file libpcap read: give up
     }
     fallback_file_ = std::move(f);
@@ -135,7 +136,7 @@ class PcapFileSource final : public PacketSource {
     for (std::size_t frames = 0; frames < out.size(); ++frames) {
       const int rc = fallback_->Next(&f);
       if (rc == 1) {
-        ++frames_read_;
+        frames_read_.Add(1);
         if (decoder_.Decode(f.link_type, f.data, f.caplen, f.wire_len, f.ts, &out[r.packets]) ==
             DecodeResult::kOk) {
           ++r.packets;
@@ -145,8 +146,8 @@ class PcapFileSource final : public PacketSource {
       done_ = true;
       r.state = rc == 0 ? PollResult::State::kEnd : PollResult::State::kError;
       if (rc < 0) {
-        r.error = path_ + ": corrupt pcapng block after frame " + std::to_string(frames_read_) +
-                  ": " + fallback_->error();
+        r.error = path_ + ": corrupt pcapng block after frame " +
+                  std::to_string(frames_read_.Get()) + ": " + fallback_->error();
       }
       return r;
     }
@@ -164,7 +165,8 @@ class PcapFileSource final : public PacketSource {
   std::string path_;
   int link_type_;
   Decoder decoder_;
-  std::uint64_t frames_read_ = 0;
+  // Read by Stats() on other threads (a metrics scrape) while Poll counts: one writer, relaxed.
+  RelaxedCounter frames_read_;
   bool done_ = false;
 };
 
@@ -188,7 +190,7 @@ class PcapChunkSource final : public PacketSource {
     for (std::size_t frames = 0; frames < out.size(); ++frames) {
       const int rc = reader_->Next(&f);
       if (rc == 1) {
-        ++frames_read_;
+        frames_read_.Add(1);
         if (decoder_.Decode(link_type, f.data, f.caplen, f.wire_len, f.ts, &out[r.packets]) ==
             DecodeResult::kOk) {
           ++r.packets;
@@ -199,7 +201,7 @@ class PcapChunkSource final : public PacketSource {
       r.state = rc == 0 ? PollResult::State::kEnd : PollResult::State::kError;
       if (rc < 0) {
         r.error = path_ + ": truncated or corrupt record after frame " +
-                  std::to_string(frames_read_) + ": " + reader_->error();
+                  std::to_string(frames_read_.Get()) + ": " + reader_->error();
       }
       return r;
     }
@@ -207,7 +209,7 @@ class PcapChunkSource final : public PacketSource {
   }
   SourceStats Stats() const override {
     SourceStats s;
-    s.received = frames_read_;
+    s.received = frames_read_.Get();
     return s;
   }
   const Decoder& decoder() const override { return decoder_; }
@@ -217,7 +219,8 @@ class PcapChunkSource final : public PacketSource {
   std::unique_ptr<internal::PcapChunkReader> reader_;
   std::string path_;
   Decoder decoder_;
-  std::uint64_t frames_read_ = 0;
+  // Read by Stats() on other threads (a metrics scrape) while Poll counts: one writer, relaxed.
+  RelaxedCounter frames_read_;
   bool done_ = false;
 };
 
