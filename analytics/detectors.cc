@@ -71,6 +71,11 @@ constexpr std::size_t kMaxPublishedWindows = 16;
 
 // dataset_ingest projections are re-reported when their volume has grown by this fraction.
 constexpr double kProjectedUpdateGrowth = 1.0;
+// A sampled transfer's size matches a catalog entry within this many standard errors when that
+// is wider than detect.weight_transfer.tolerance (about 95% of estimates fall within two).
+constexpr double kMatchSigmas = 2.0;
+// Catalog entries besides the best match that an alert names (Alert::model_alternatives).
+constexpr std::size_t kMaxModelAlternatives = 4;
 
 std::uint64_t HashString(std::string_view s) {
   std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a: stable across runs and platforms
@@ -122,6 +127,7 @@ Prefix HostPrefix(const IpAddress& a) {
 struct Sums {
   std::uint64_t l3_bytes = 0;
   std::uint64_t payload_bytes = 0;
+  SampleStats sampling;                                              // of payload_bytes
   std::int64_t first_ns = std::numeric_limits<std::int64_t>::max();  // earliest byte counted
 };
 
@@ -130,7 +136,8 @@ struct Sums {
 // to that bucket.
 class VolumeSeries {
  public:
-  void Add(std::int64_t index, std::int64_t t_ns, std::uint64_t l3, std::uint64_t payload) {
+  void Add(std::int64_t index, std::int64_t t_ns, std::uint64_t l3, std::uint64_t payload,
+           const SampleStats& sampling) {
     last_ns_ = std::max(last_ns_, t_ns);
     // Updates come in event-time order, so the right bucket is the last one or near it.
     auto it = buckets_.end();
@@ -146,19 +153,25 @@ class VolumeSeries {
       add_payload = new_payload - b.payload;
       b.l3 = new_l3;
       b.payload = new_payload;
+      b.sampling += sampling;
       b.first_ns = std::min(b.first_ns, t_ns);
     } else {
       const std::uint64_t before_l3 = it == buckets_.begin() ? base_l3_ : std::prev(it)->cum_l3;
       const std::uint64_t before_payload =
           it == buckets_.begin() ? base_payload_ : std::prev(it)->cum_payload;
       // The running totals of this bucket and the ones after it grow below.
-      it = buckets_.insert(it, Bucket{index, t_ns, 0, 0, before_l3, before_payload});
+      const SampleStats before_sampling =
+          it == buckets_.begin() ? base_sampling_ : std::prev(it)->cum_sampling;
+      it = buckets_.insert(
+          it, Bucket{index, t_ns, 0, 0, {}, before_l3, before_payload, before_sampling});
       it->l3 = l3;
       it->payload = payload;
+      it->sampling = sampling;
     }
     for (; it != buckets_.end(); ++it) {
       it->cum_l3 += add_l3;  // modulo 2^64: differences stay exact below 18 EB
       it->cum_payload += add_payload;
+      it->cum_sampling += sampling;
     }
   }
   // The latest byte time added, for alerts' last_seen.
@@ -177,6 +190,12 @@ class VolumeSeries {
         lo == buckets_.begin() ? base_payload_ : std::prev(lo)->cum_payload;
     s.l3_bytes = std::prev(hi)->cum_l3 - before_l3;
     s.payload_bytes = std::prev(hi)->cum_payload - before_payload;
+    const SampleStats& before_sampling =
+        lo == buckets_.begin() ? base_sampling_ : std::prev(lo)->cum_sampling;
+    s.sampling.samples = std::prev(hi)->cum_sampling.samples - before_sampling.samples;
+    // A difference of floating-point running totals: rounding may leave a trace below zero.
+    s.sampling.payload_variance = std::max(
+        0.0, std::prev(hi)->cum_sampling.payload_variance - before_sampling.payload_variance);
     // A bucket's first byte lies within the bucket's own span: the earliest in the range is
     // the first bucket's.
     s.first_ns = lo->first_ns;
@@ -184,19 +203,24 @@ class VolumeSeries {
   }
   std::vector<VolumeBucketState> Export() const {
     std::vector<VolumeBucketState> out;
-    for (const Bucket& b : buckets_) out.push_back({b.index, b.first_ns, b.l3, b.payload});
+    for (const Bucket& b : buckets_) {
+      out.push_back({b.index, b.first_ns, b.l3, b.payload, b.sampling});
+    }
     return out;
   }
   void Import(const std::vector<VolumeBucketState>& buckets, std::int64_t last_ns) {
     buckets_.clear();
     base_l3_ = base_payload_ = 0;
+    base_sampling_ = SampleStats{};
     std::uint64_t cum_l3 = 0;
     std::uint64_t cum_payload = 0;
+    SampleStats cum_sampling;
     for (const VolumeBucketState& b : buckets) {
       cum_l3 += b.l3_bytes;
       cum_payload += b.payload_bytes;
-      buckets_.push_back(
-          Bucket{b.index, b.first_ns, b.l3_bytes, b.payload_bytes, cum_l3, cum_payload});
+      cum_sampling += b.sampling;
+      buckets_.push_back(Bucket{b.index, b.first_ns, b.l3_bytes, b.payload_bytes, b.sampling,
+                                cum_l3, cum_payload, cum_sampling});
     }
     last_ns_ = last_ns;
   }
@@ -204,6 +228,7 @@ class VolumeSeries {
     while (!buckets_.empty() && buckets_.front().index < index) {
       base_l3_ = buckets_.front().cum_l3;
       base_payload_ = buckets_.front().cum_payload;
+      base_sampling_ = buckets_.front().cum_sampling;
       buckets_.pop_front();
     }
   }
@@ -215,12 +240,15 @@ class VolumeSeries {
     std::int64_t first_ns;
     std::uint64_t l3;
     std::uint64_t payload;
+    SampleStats sampling;
     std::uint64_t cum_l3;  // running totals through this bucket, modulo 2^64
     std::uint64_t cum_payload;
+    SampleStats cum_sampling;  // (the variance's total is a double: see Sum)
   };
   std::deque<Bucket> buckets_;
   std::uint64_t base_l3_ = 0;  // running totals before the first bucket kept
   std::uint64_t base_payload_ = 0;
+  SampleStats base_sampling_;
   std::int64_t last_ns_ = std::numeric_limits<std::int64_t>::min();
 };
 
@@ -260,6 +288,8 @@ struct TransferTrack {
   std::uint64_t sent_payload = 0;
   std::uint64_t received_l3 = 0;
   std::uint64_t received_payload = 0;
+  SampleStats sent_sampling;
+  SampleStats received_sampling;
   bool weight_decided = false;  // raised, or found allow-listed
   bool weight_allowed = false;
   std::optional<Alert> weight;
@@ -393,8 +423,10 @@ struct DetectorEngine::Impl {
       r.last_seen = a.last_seen;
       r.bytes = a.bytes;
       r.payload_bytes = a.payload_bytes;
+      r.sampling = a.sampling;
       r.flows = a.flows;
       r.model_match = a.model_match;
+      r.model_alternatives = a.model_alternatives;
       Emit(r);
     }
   }
@@ -405,10 +437,26 @@ struct DetectorEngine::Impl {
     a.last_seen = t.last;
     a.bytes = t.sent.l3_bytes;
     a.payload_bytes = t.sent.payload_bytes;
+    a.sampling = t.sent.sampling;
     a.flows = t.flows;
-    a.model_match = catalog == nullptr ? std::nullopt
-                                       : catalog->Match(t.sent.payload_bytes,
-                                                        o.weight_transfer.tolerance_fraction);
+    // A sampled estimate is only known to within its error: it matches a catalog size within
+    // kMatchSigmas standard errors when that is wider than the configured tolerance.
+    double tolerance = o.weight_transfer.tolerance_fraction;
+    if (a.sampling.sampled() && a.payload_bytes > 0) {
+      tolerance = std::max(tolerance, kMatchSigmas * a.sampling.PayloadStddev() /
+                                          static_cast<double>(a.payload_bytes));
+    }
+    a.model_match.reset();
+    a.model_alternatives.clear();
+    if (catalog != nullptr) {
+      std::vector<ModelMatch> m =
+          catalog->Matches(t.sent.payload_bytes, tolerance, 1 + kMaxModelAlternatives);
+      if (!m.empty()) {
+        a.model_match = std::move(m.front());
+        a.model_alternatives.assign(std::make_move_iterator(m.begin() + 1),
+                                    std::make_move_iterator(m.end()));
+      }
+    }
   }
 
   // The same named organisation, or overlapping prefixes (an ingest group may be coarser than
@@ -459,7 +507,8 @@ struct DetectorEngine::Impl {
 
   // ---- dataset_ingest -------------------------------------------------------------------------
 
-  void IngestBytes(const Transfer& t, std::uint64_t l3, std::uint64_t payload) {
+  void IngestBytes(const Transfer& t, std::uint64_t l3, std::uint64_t payload,
+                   const SampleStats& sampling) {
     if (o.ingest.windows.empty() || payload == 0) return;
     if (Allowed(t.external, t.external_name, capture::Direction::kInbound)) return;
     Prefix group = t.external;
@@ -480,7 +529,7 @@ struct DetectorEngine::Impl {
       s.tenant = t.tenant;
       s.windows.resize(o.ingest.windows.size());
     }
-    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload);
+    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload, sampling);
     EvaluateIngest(s);
   }
 
@@ -524,7 +573,10 @@ struct DetectorEngine::Impl {
         const bool first = a.version == 0;
         a.last_seen = StreamTime{s.series.last_ns()};
         a.bytes = std::max(a.bytes, sum.l3_bytes);
-        a.payload_bytes = std::max(a.payload_bytes, sum.payload_bytes);
+        if (sum.payload_bytes >= a.payload_bytes) {  // the peak, and the error it was known to
+          a.payload_bytes = sum.payload_bytes;
+          a.sampling = sum.sampling;
+        }
         a.projected = !crossed;
         a.projected_crossing = eta_ns ? StreamTime{now_ns + *eta_ns} : StreamTime{};
         a.rate_bps = RateBps(s.series);
@@ -599,7 +651,8 @@ struct DetectorEngine::Impl {
   }
 
   void StagingBytes(const Transfer& t, std::uint64_t sent_l3, std::uint64_t sent_payload,
-                    std::uint64_t received_l3, std::uint64_t received_payload) {
+                    const SampleStats& sent_sampling, std::uint64_t received_l3,
+                    std::uint64_t received_payload, const SampleStats& received_sampling) {
     if (o.staging.storage.empty()) return;
     const Prefix inside = HostPrefix(t.inside);
     const Prefix* peer_storage = StorageOf(t.external);
@@ -608,16 +661,19 @@ struct DetectorEngine::Impl {
     const Prefix* storage = nullptr;
     std::uint64_t payload = 0;
     std::uint64_t l3 = 0;
+    SampleStats sampling;
     if (peer_storage != nullptr && inside_storage == nullptr) {
       uploader = inside;  // the host pushes into storage
       storage = peer_storage;
       payload = sent_payload;
       l3 = sent_l3;
+      sampling = sent_sampling;
     } else if (inside_storage != nullptr && peer_storage == nullptr) {
       uploader = t.external;  // storage pulls from the host; only its group is known
       storage = inside_storage;
       payload = received_payload;
       l3 = received_l3;
+      sampling = received_sampling;
     } else {
       return;  // storage to storage (replication) or neither side is storage
     }
@@ -632,7 +688,7 @@ struct DetectorEngine::Impl {
       s.storage = *storage;
       s.tenant = t.tenant;
     }
-    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload);
+    s.series.Add(Bucket(t.last.ns), t.last.ns, l3, payload, sampling);
     EvaluateStaging(s);
   }
 
@@ -681,6 +737,7 @@ struct DetectorEngine::Impl {
       a.threshold_bytes = o.staging.threshold_bytes;
       a.bytes = sum.l3_bytes;
       a.payload_bytes = sum.payload_bytes;
+      a.sampling = sum.sampling;
       wa.reported_payload = a.payload_bytes;
       Emit(a);
       active_staging.insert(s.key);
@@ -689,7 +746,10 @@ struct DetectorEngine::Impl {
     Alert& a = wa.alert;
     a.last_seen = StreamTime{s.series.last_ns()};
     a.bytes = std::max(a.bytes, sum.l3_bytes);
-    a.payload_bytes = std::max(a.payload_bytes, sum.payload_bytes);
+    if (sum.payload_bytes >= a.payload_bytes) {
+      a.payload_bytes = sum.payload_bytes;
+      a.sampling = sum.sampling;
+    }
     if (static_cast<double>(a.payload_bytes) >=
         static_cast<double>(wa.reported_payload) *
             (1.0 + o.weight_transfer.update_growth_fraction)) {
@@ -779,10 +839,20 @@ struct DetectorEngine::Impl {
     const std::uint64_t d_sent_payload = delta(t.sent.payload_bytes, tr.sent_payload);
     const std::uint64_t d_recv_l3 = delta(t.received.l3_bytes, tr.received_l3);
     const std::uint64_t d_recv_payload = delta(t.received.payload_bytes, tr.received_payload);
+    auto delta_sampling = [&delta](const SampleStats& now_v, SampleStats& seen) {
+      SampleStats d;
+      d.samples = delta(now_v.samples, seen.samples);
+      d.payload_variance = std::max(0.0, now_v.payload_variance - seen.payload_variance);
+      seen.payload_variance = std::max(seen.payload_variance, now_v.payload_variance);
+      return d;
+    };
+    const SampleStats d_sent_sampling = delta_sampling(t.sent.sampling, tr.sent_sampling);
+    const SampleStats d_recv_sampling = delta_sampling(t.received.sampling, tr.received_sampling);
     if (t.kind == capture::Direction::kInternal) {
-      StagingBytes(t, d_sent_l3, d_sent_payload, d_recv_l3, d_recv_payload);
+      StagingBytes(t, d_sent_l3, d_sent_payload, d_sent_sampling, d_recv_l3, d_recv_payload,
+                   d_recv_sampling);
     } else {
-      IngestBytes(t, d_recv_l3, d_recv_payload);
+      IngestBytes(t, d_recv_l3, d_recv_payload, d_recv_sampling);
       WeightTransfer(t, tr);
     }
     if (t.ended) transfers.erase(t.id);
@@ -808,7 +878,9 @@ struct DetectorEngine::Impl {
         r.state = AlertState::kEnded;
         r.bytes = a.bytes;
         r.payload_bytes = a.payload_bytes;
+        r.sampling = a.sampling;
         r.model_match = a.model_match;
+        r.model_alternatives = a.model_alternatives;
         r.last_seen = a.last_seen;
         Emit(r);
       }
@@ -887,8 +959,8 @@ DetectorState DetectorEngine::ExportState() const {
   for (const std::uint64_t id : ids) {
     const TransferTrack& tr = m.transfers.at(id);
     st.transfers.push_back({id, tr.sent_l3, tr.sent_payload, tr.received_l3, tr.received_payload,
-                            tr.weight_decided, tr.weight_allowed, tr.weight, tr.reported_payload,
-                            tr.train});
+                            tr.sent_sampling, tr.received_sampling, tr.weight_decided,
+                            tr.weight_allowed, tr.weight, tr.reported_payload, tr.train});
   }
   for (const auto& [key, s] : m.ingest) {
     VolumeState v;
@@ -929,6 +1001,8 @@ void DetectorEngine::ImportState(DetectorState st) {
     tr.sent_payload = t.sent_payload_bytes;
     tr.received_l3 = t.received_l3_bytes;
     tr.received_payload = t.received_payload_bytes;
+    tr.sent_sampling = t.sent_sampling;
+    tr.received_sampling = t.received_sampling;
     tr.weight_decided = t.weight_decided;
     tr.weight_allowed = t.weight_allowed;
     tr.weight = std::move(t.weight);

@@ -51,6 +51,26 @@ constexpr std::uint8_t kTcpStartedAb = 1 << 4;
 constexpr std::uint8_t kTcpStartedBa = 1 << 5;
 constexpr std::uint8_t kReported = 1 << 6;  // an update went out (for a flow still running:
                                             // a long-lived one, which eviction spares)
+constexpr std::uint8_t kSampled = 1 << 7;   // weighted packets: counts are estimates (Slot::tail)
+
+// The last 24 bytes of a slot. A flow seen whole follows TCP sequence numbers for its unique
+// payload; a sampled flow's packets stand for many never seen, so it keeps instead what the
+// error of its estimate needs, since the last update (SampleStats, per direction).
+struct TcpTails {
+  TcpPayloadTracker ab;
+  TcpPayloadTracker ba;
+};
+struct SampledTails {
+  double variance_ab;
+  double variance_ba;
+  std::uint32_t samples_ab;
+  std::uint32_t samples_ba;
+};
+union SlotTail {
+  TcpTails tcp{};  // active from StartFlow until the flow's first weighted packet
+  SampledTails sampled;
+};
+static_assert(sizeof(SlotTail) == 24);
 
 }  // namespace
 
@@ -97,8 +117,7 @@ struct FlowTable::Slot {
   std::uint32_t l3_bytes_ba;
   std::uint32_t payload_ab;
   std::uint32_t payload_ba;
-  TcpPayloadTracker tcp_ab;
-  TcpPayloadTracker tcp_ba;
+  SlotTail tail;  // .sampled when state has kSampled, else .tcp
 
   bool used() const { return (state & kUsed) != 0; }
   bool closing() const { return (state & kClosing) != 0; }
@@ -246,16 +265,23 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
   Slot& s = slots_[i];
   const bool a_to_b = s.a == m.src && s.a_port == m.src_port;  // a flow to itself: all a -> b
   const std::uint64_t w = m.sample_weight;
+  if (w > 1 && (s.state & kSampled) == 0) {
+    // From its first weighted packet on, the flow is an estimate: sequence numbers are no longer
+    // followed, and its tail keeps the sampling error instead.
+    s.state = static_cast<std::uint8_t>((s.state & ~(kTcpStartedAb | kTcpStartedBa)) | kSampled);
+    s.tail.sampled = SampledTails{};
+  }
+  const bool sampled = (s.state & kSampled) != 0;
   std::uint64_t payload = m.payload_bytes;
   if (m.proto == 6 && (m.flags & capture::kMetaLaterFragment) == 0) {
     // TCP: unique payload from sequence numbers. (A later fragment's bytes are payload its first
     // fragment's header announced: counted as they are.)
     // A sampled packet (weight > 1) stands for many whose sequence numbers were never seen:
     // its payload is what its headers say, scaled like its bytes.
-    if (w == 1) {
+    if (!sampled) {
       const std::uint32_t seq = (m.tcp_flags & capture::kTcpSyn) != 0 ? m.tcp_seq + 1 : m.tcp_seq;
       bool started = (s.state & (a_to_b ? kTcpStartedAb : kTcpStartedBa)) != 0;
-      payload = (a_to_b ? s.tcp_ab : s.tcp_ba).Add(seq, m.payload_bytes, &started);
+      payload = (a_to_b ? s.tail.tcp.ab : s.tail.tcp.ba).Add(seq, m.payload_bytes, &started);
       s.state |= a_to_b ? kTcpStartedAb : kTcpStartedBa;
     }
     s.tcp_flags |= m.tcp_flags;
@@ -266,7 +292,12 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
       LowerExpiry(m.ts.ns + options_.close_linger_ns);
     }
   }
-  const DirectionCounters add{w, std::uint64_t{m.l3_bytes} * w, payload * w};
+  DirectionCounters add{w, std::uint64_t{m.l3_bytes} * w, payload * w, {}};
+  if (sampled) {
+    // This packet's share of the estimate's variance: N (N - 1) b^2 (SampleStats).
+    const double b = static_cast<double>(payload);
+    add.sampling = {1, static_cast<double>(w) * static_cast<double>(w - 1) * b * b};
+  }
   std::uint32_t& packets = a_to_b ? s.packets_ab : s.packets_ba;
   std::uint32_t& bytes = a_to_b ? s.l3_bytes_ab : s.l3_bytes_ba;
   std::uint32_t& pay = a_to_b ? s.payload_ab : s.payload_ba;
@@ -281,6 +312,11 @@ void FlowTable::Account(const capture::PacketMeta& m) noexcept {
     packets += static_cast<std::uint32_t>(add.packets);
     bytes += static_cast<std::uint32_t>(add.l3_bytes);
     pay += static_cast<std::uint32_t>(add.payload_bytes);
+    if (sampled) {  // samples <= packets, so these deltas cannot wrap first
+      SampledTails& t = s.tail.sampled;
+      (a_to_b ? t.samples_ab : t.samples_ba) += 1;
+      (a_to_b ? t.variance_ab : t.variance_ba) += add.sampling.payload_variance;
+    }
   }
   const auto dir = static_cast<std::size_t>(a_to_b ? s.direction : capture::Reverse(s.direction));
   counters_.direction_packets[dir].Add(add.packets);
@@ -368,8 +404,14 @@ void FlowTable::Emit(Slot& s, FlowEndReason reason, StreamTime at) noexcept {
   u.flow_id = FlowId(s);
   u.first = StreamTime::FromNanos(s.first_ns);
   u.last = StreamTime::FromNanos(s.last_ns);
-  u.a_to_b = DirectionCounters{s.packets_ab, s.l3_bytes_ab, s.payload_ab};
-  u.b_to_a = DirectionCounters{s.packets_ba, s.l3_bytes_ba, s.payload_ba};
+  u.a_to_b = DirectionCounters{s.packets_ab, s.l3_bytes_ab, s.payload_ab, {}};
+  u.b_to_a = DirectionCounters{s.packets_ba, s.l3_bytes_ba, s.payload_ba, {}};
+  if ((s.state & kSampled) != 0) {
+    SampledTails& t = s.tail.sampled;
+    u.a_to_b.sampling = {t.samples_ab, t.variance_ab};
+    u.b_to_a.sampling = {t.samples_ba, t.variance_ba};
+    t = SampledTails{};
+  }
   u.tcp_flags = s.tcp_flags;
   u.direction = s.direction;
   u.tenant = s.tenant;

@@ -70,7 +70,17 @@ Result<ModelCatalog> ModelCatalog::Build(ModelCatalogSpec spec) {
 
 std::optional<ModelMatch> ModelCatalog::Match(std::uint64_t payload_bytes,
                                               double tolerance_fraction) const {
-  if (by_size_.empty() || payload_bytes == 0 || !(tolerance_fraction >= 0)) return std::nullopt;
+  std::vector<ModelMatch> m = Matches(payload_bytes, tolerance_fraction, 1);
+  if (m.empty()) return std::nullopt;
+  return std::move(m.front());
+}
+
+std::vector<ModelMatch> ModelCatalog::Matches(std::uint64_t payload_bytes,
+                                              double tolerance_fraction, std::size_t max) const {
+  std::vector<ModelMatch> out;
+  if (by_size_.empty() || payload_bytes == 0 || !(tolerance_fraction >= 0) || max == 0) {
+    return out;
+  }
   const double payload = static_cast<double>(payload_bytes);
   // A relative slack far below any meaningful tolerance, so that a size exactly at the tolerance
   // (e.g. +2.00%) matches despite rounding in the division.
@@ -80,31 +90,32 @@ std::optional<ModelMatch> ModelCatalog::Match(std::uint64_t payload_bytes,
   auto it = std::lower_bound(
       by_size_.begin(), by_size_.end(), lo,
       [](const ModelCandidate& c, double v) { return static_cast<double>(c.bytes) < v; });
-  const ModelCandidate* best = nullptr;
-  double best_err = 0;
+  std::vector<std::pair<double, const ModelCandidate*>> within;
   for (; it != by_size_.end(); ++it) {
     const double size = static_cast<double>(it->bytes);
     const double err = std::fabs(payload - size) / size;
     if (size > payload && err > tol) break;  // sorted: every later one is worse
     if (err > tol) continue;
-    const bool better =
-        best == nullptr || err < best_err ||
-        (err == best_err &&
-         (it->model < best->model || (it->model == best->model && it->dtype < best->dtype)));
-    if (better) {
-      best = &*it;
-      best_err = err;
-    }
+    within.emplace_back(err, &*it);
   }
-  if (best == nullptr) return std::nullopt;
-  const ModelSpec& m = spec_.models[best->model];
-  ModelMatch out;
-  out.name = m.name;
-  out.params = m.params;
-  out.dtype = spec_.dtypes[best->dtype].name;
-  out.bytes = best->bytes;
-  out.error_pct =
-      (payload - static_cast<double>(best->bytes)) / static_cast<double>(best->bytes) * 100.0;
+  // Smallest error first; ties to the candidate listed first (model order, then dtype order).
+  std::sort(within.begin(), within.end(), [](const auto& x, const auto& y) {
+    if (x.first != y.first) return x.first < y.first;
+    if (x.second->model != y.second->model) return x.second->model < y.second->model;
+    return x.second->dtype < y.second->dtype;
+  });
+  if (within.size() > max) within.resize(max);
+  for (const auto& [err, c] : within) {
+    const ModelSpec& m = spec_.models[c->model];
+    ModelMatch match;
+    match.name = m.name;
+    match.params = m.params;
+    match.dtype = spec_.dtypes[c->dtype].name;
+    match.bytes = c->bytes;
+    match.error_pct =
+        (payload - static_cast<double>(c->bytes)) / static_cast<double>(c->bytes) * 100.0;
+    out.push_back(std::move(match));
+  }
   return out;
 }
 

@@ -152,7 +152,18 @@ alerting::AlertItem AlertItemFrom(const analytics::Alert& a) {
                         item.external;
   if (!a.external_name.empty()) summary += " (" + a.external_name + ")";
   summary += ", " + std::to_string(a.payload_bytes) + " payload bytes";
+  if (a.sampling.sampled() && a.payload_bytes > 0) {
+    char err[64];
+    std::snprintf(err, sizeof err, " (sampled: +/-%.2g%% at one standard error)",
+                  100.0 * a.sampling.PayloadStddev() / static_cast<double>(a.payload_bytes));
+    summary += err;
+  }
   if (a.model_match) summary += ", matches " + a.model_match->name + " " + a.model_match->dtype;
+  for (std::size_t i = 0; i < a.model_alternatives.size(); ++i) {
+    const analytics::ModelMatch& m = a.model_alternatives[i];
+    summary += (i == 0 ? " (or " : ", ") + m.name + " " + m.dtype;
+    if (i + 1 == a.model_alternatives.size()) summary += ")";
+  }
   item.summary = std::move(summary);
   return item;
 }

@@ -56,6 +56,30 @@ nlohmann::ordered_json NullIfEmpty(const std::string& s) {
   return s.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s);
 }
 
+nlohmann::ordered_json MatchJson(const analytics::ModelMatch& m) {
+  // A parameter count is a whole number; the catalog keeps it as a double ("8.03B").
+  return {{"name", m.name},
+          {"params", static_cast<std::uint64_t>(std::llround(m.params))},
+          {"dtype", m.dtype},
+          {"bytes", m.bytes},
+          {"error_pct", m.error_pct}};
+}
+
+// The sampling error of a payload estimate: null when every packet was counted.
+nlohmann::ordered_json SamplingJson(const analytics::SampleStats& s, std::uint64_t payload) {
+  if (!s.sampled()) return nullptr;
+  const double sd = s.PayloadStddev();
+  const double p = static_cast<double>(payload);
+  nlohmann::ordered_json j;
+  j["samples"] = s.samples;
+  j["payload_stddev_bytes"] = static_cast<std::uint64_t>(std::llround(sd));
+  j["payload_error_pct"] = payload == 0 ? 0.0 : std::round(sd / p * 1e6) / 1e4;
+  j["payload_low_bytes"] =
+      static_cast<std::uint64_t>(std::llround(std::max(0.0, p - kConfidence95Sigmas * sd)));
+  j["payload_high_bytes"] = static_cast<std::uint64_t>(std::llround(p + kConfidence95Sigmas * sd));
+  return j;
+}
+
 }  // namespace
 
 std::string FlowLineJson(const FlowLine& f) {
@@ -101,6 +125,10 @@ std::string TransferJson(const analytics::Transfer& t,
   j["mean_rate_bps"] = static_cast<std::uint64_t>(t.MeanRateBps());
   j["peak_rate_bps"] = static_cast<std::uint64_t>(t.peak_rate_bps);
   j["asymmetry"] = t.Asymmetry();
+  if (t.sent.sampling.sampled() || t.received.sampling.sampled()) {
+    j["sent_sampling"] = SamplingJson(t.sent.sampling, t.sent.payload_bytes);
+    j["received_sampling"] = SamplingJson(t.received.sampling, t.received.payload_bytes);
+  }
   return j.dump();
 }
 
@@ -124,18 +152,18 @@ std::string AlertJson(const analytics::Alert& a) {
   j["direction"] = capture::DirectionName(a.direction);
   j["bytes"] = a.bytes;
   j["payload_bytes"] = a.payload_bytes;
+  j["sampling"] = SamplingJson(a.sampling, a.payload_bytes);
   j["flows"] = a.flows;
   j["tenant"] = NullIfEmpty(a.tenant);
   if (a.model_match) {
-    const analytics::ModelMatch& m = *a.model_match;
-    // A parameter count is a whole number; the catalog keeps it as a double ("8.03B").
-    j["model_match"] = {{"name", m.name},
-                        {"params", static_cast<std::uint64_t>(std::llround(m.params))},
-                        {"dtype", m.dtype},
-                        {"bytes", m.bytes},
-                        {"error_pct", m.error_pct}};
+    j["model_match"] = MatchJson(*a.model_match);
   } else {
     j["model_match"] = nullptr;
+  }
+  if (!a.model_alternatives.empty()) {
+    nlohmann::ordered_json alts = nlohmann::ordered_json::array();
+    for (const analytics::ModelMatch& m : a.model_alternatives) alts.push_back(MatchJson(m));
+    j["model_alternatives"] = alts;
   }
   j["threshold_bytes"] = a.threshold_bytes;
   if (a.window_ns != 0) j["window_seconds"] = a.window_ns / kNanosPerSecond;

@@ -50,8 +50,13 @@ std::string TransferJson(const analytics::Transfer& t,
 std::string HostOrPrefix(const Prefix& p);
 
 // One line of --alerts-out (and of the alert log): one version of an alert, in the contract's
-// shape (ARCHITECTURE.md "Alerts").
+// shape (ARCHITECTURE.md "Alerts"), with `sampling` (null, or the samples behind payload_bytes,
+// its standard error and a 95% interval) for estimates from sampled input.
 std::string AlertJson(const analytics::Alert& a);
+
+// Half-width of a 95% interval in standard errors (the normal approximation: a sampled estimate
+// is a sum of many independent samples).
+inline constexpr double kConfidence95Sigmas = 1.96;
 
 // Everything --summary-json reports.
 struct ReplaySummary {

@@ -63,7 +63,16 @@ analytics::FlowUpdate ToFlowUpdate(const capture::FlowRecord& r,
   const std::uint64_t w = r.sampling_interval == 0 ? 1 : r.sampling_interval;
   u.a_to_b.packets = r.packets * w;
   u.a_to_b.l3_bytes = r.l3_bytes * w;
-  u.a_to_b.payload_bytes = EstimatePayloadBytes(r) * w;
+  const std::uint64_t payload = EstimatePayloadBytes(r);
+  u.a_to_b.payload_bytes = payload * w;
+  if (w > 1 && r.packets > 0) {
+    // The record's packets were each seen with probability 1/N; their sizes are not exported, so
+    // each is taken at the record's mean: variance N (N - 1) sum(b^2) with sum(b^2) =
+    // payload^2 / packets, the least it can be for that total (SampleStats).
+    const double pb = static_cast<double>(payload);
+    u.a_to_b.sampling = {r.packets, static_cast<double>(w) * static_cast<double>(w - 1) * pb * pb /
+                                        static_cast<double>(r.packets)};
+  }
   u.first = std::min(r.start, r.end);
   u.last = std::max(r.start, r.end);
   u.tcp_flags = r.proto == kProtoTcp ? r.tcp_flags : 0;

@@ -316,6 +316,7 @@ int HistoryCommand(std::span<const std::string_view> argv) {
                                        "direction",
                                        "bytes",
                                        "payload_bytes",
+                                       "sampling",
                                        "flows",
                                        "tenant",
                                        "model_match"}
@@ -331,6 +332,10 @@ int HistoryCommand(std::span<const std::string_view> argv) {
         const auto& v = j.contains(c) ? j[c] : nlohmann::ordered_json();
         if (c == "model_match") {
           row.push_back(v.is_object() ? Cell(v["name"]) + " " + Cell(v["dtype"]) : "");
+        } else if (c == "sampling") {  // the estimate's standard error, in percent
+          row.push_back(!v.is_object()             ? ""
+                        : format == Format::kTable ? "+/-" + Cell(v["payload_error_pct"]) + "%"
+                                                   : Cell(v["payload_error_pct"]));
         } else if (format == Format::kTable && v.is_number_unsigned() &&
                    c.find("bytes") != std::string::npos) {
           row.push_back(HumanBytes(v.get<std::uint64_t>(), format));

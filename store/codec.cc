@@ -59,6 +59,19 @@ class Writer {
     Varint(c.l3_bytes);
     Varint(c.payload_bytes);
   }
+  // Value version 2: a sample count, and the variance only when there were samples (one byte
+  // for counts taken from every packet).
+  void Sampling(const analytics::SampleStats& s) {
+    Varint(s.samples);
+    if (s.samples != 0) Double(s.payload_variance);
+  }
+  void Match(const analytics::ModelMatch& m) {
+    String(m.name);
+    Double(m.params);
+    String(m.dtype);
+    Varint(m.bytes);
+    Double(m.error_pct);
+  }
 
  private:
   std::string* out_;
@@ -67,10 +80,11 @@ class Writer {
 class Reader {
  public:
   explicit Reader(std::string_view in) : in_(in) {
-    std::uint8_t version = 0;
-    if (!U8(&version) || version != kValueVersion) ok_ = false;
+    if (!U8(&version_) || version_ < 1 || version_ > kValueVersion) ok_ = false;
   }
   bool ok() const { return ok_; }
+  // The value's encoding version (1..kValueVersion): later versions append fields.
+  std::uint8_t version() const { return version_; }
   bool Done() const { return ok_ && pos_ == in_.size(); }
 
   bool U8(std::uint8_t* v) {
@@ -154,8 +168,24 @@ class Reader {
   bool Counters(analytics::DirectionCounters* c) {
     return Varint(&c->packets) && Varint(&c->l3_bytes) && Varint(&c->payload_bytes);
   }
+  bool Match(analytics::ModelMatch* m) {
+    return String(&m->name) && Double(&m->params) && String(&m->dtype) && Varint(&m->bytes) &&
+           Double(&m->error_pct);
+  }
+  // Version 1 values have no sampling: they were counted exactly, or before it was recorded.
+  bool Sampling(analytics::SampleStats* s) {
+    *s = analytics::SampleStats{};
+    if (version_ < 2) return ok_;
+    if (!Varint(&s->samples)) return false;
+    if (s->samples == 0) return true;
+    if (!Double(&s->payload_variance)) return false;
+    // NaN fails both comparisons: a variance is a finite number >= 0.
+    if (!(s->payload_variance >= 0 && s->payload_variance <= 1e300)) return ok_ = false;
+    return true;
+  }
 
  private:
+  std::uint8_t version_ = 0;
   std::string_view in_;
   std::size_t pos_ = 0;
   bool ok_ = true;
@@ -341,6 +371,8 @@ std::string EncodeTransfer(const analytics::Transfer& t) {
   w.Varint(t.peak_parallel);
   w.Double(t.peak_rate_bps);
   w.U8(t.ended ? 1 : 0);
+  w.Sampling(t.sent.sampling);
+  w.Sampling(t.received.sampling);
   return out;
 }
 
@@ -352,7 +384,8 @@ bool DecodeTransfer(std::string_view value, analytics::Transfer* t) {
       r.String(&t->external_name) && r.Enum(&t->kind, kDirections) && r.Unsigned(&t->tenant) &&
       r.Signed(&first) && r.Signed(&span) && r.Counters(&t->sent) && r.Counters(&t->received) &&
       r.Unsigned(&t->flows) && r.Unsigned(&t->open_flows) && r.Unsigned(&t->peak_parallel) &&
-      r.Double(&t->peak_rate_bps) && r.Bool(&t->ended);
+      r.Double(&t->peak_rate_bps) && r.Bool(&t->ended) && r.Sampling(&t->sent.sampling) &&
+      r.Sampling(&t->received.sampling);
   if (!r.Done()) return false;
   t->first.ns = first;
   t->last.ns = WrapSub(first, WrapSub(0, span));
@@ -380,13 +413,7 @@ std::string EncodeAlert(const analytics::Alert& a) {
   w.Varint(a.flows);
   w.String(a.tenant);
   w.U8(a.model_match ? 1 : 0);
-  if (a.model_match) {
-    w.String(a.model_match->name);
-    w.Double(a.model_match->params);
-    w.String(a.model_match->dtype);
-    w.Varint(a.model_match->bytes);
-    w.Double(a.model_match->error_pct);
-  }
+  if (a.model_match) w.Match(*a.model_match);
   w.Signed(a.window_ns);
   w.Varint(a.threshold_bytes);
   w.U8(a.projected ? 1 : 0);
@@ -395,6 +422,9 @@ std::string EncodeAlert(const analytics::Alert& a) {
   w.Varint(a.transfer_id);
   w.Varint(a.linked_ids.size());
   for (std::uint64_t id : a.linked_ids) w.Varint(id);
+  w.Sampling(a.sampling);
+  w.Varint(a.model_alternatives.size());
+  for (const analytics::ModelMatch& m : a.model_alternatives) w.Match(m);
   return out;
 }
 
@@ -415,10 +445,7 @@ bool DecodeAlert(std::string_view value, analytics::Alert* a) {
   a->model_match.reset();
   if (has_match) {
     analytics::ModelMatch m;
-    if (!(r.String(&m.name) && r.Double(&m.params) && r.String(&m.dtype) && r.Varint(&m.bytes) &&
-          r.Double(&m.error_pct))) {
-      return false;
-    }
+    if (!r.Match(&m)) return false;
     a->model_match = std::move(m);
   }
   std::uint64_t n_linked = 0;
@@ -432,6 +459,17 @@ bool DecodeAlert(std::string_view value, analytics::Alert* a) {
     std::uint64_t id = 0;
     if (!r.Varint(&id)) return false;
     a->linked_ids.push_back(id);
+  }
+  a->model_alternatives.clear();
+  if (!r.Sampling(&a->sampling)) return false;
+  if (r.version() >= 2) {
+    std::uint64_t n = 0;
+    if (!r.Varint(&n) || n > value.size()) return false;  // each takes more than one byte
+    for (std::uint64_t i = 0; i < n; ++i) {
+      analytics::ModelMatch m;
+      if (!r.Match(&m)) return false;
+      a->model_alternatives.push_back(std::move(m));
+    }
   }
   if (!r.Done()) return false;
   a->last_seen.ns = last;

@@ -14,8 +14,10 @@
 
 namespace weighbridge::store::internal {
 
-// First byte of every value: the encoding's version. A decoder refuses versions it does not know.
-inline constexpr std::uint8_t kValueVersion = 1;
+// First byte of every value: the encoding's version. A decoder refuses versions it does not know,
+// and reads every older one. 2: transfers end with their sampling error, alerts with theirs and
+// their model alternatives.
+inline constexpr std::uint8_t kValueVersion = 2;
 
 // Stream time as 8 big-endian bytes that sort like the signed number (sign bit flipped).
 void PutTime(std::string* out, std::int64_t ns);

@@ -199,8 +199,9 @@ Result<std::unique_ptr<History>> History::Open(const HistoryOptions& options) {
     hd.owned.push_back(handle);
     hd.cf[c] = handle;
   }
-  // Schema 1 is the first: an older (0 = new) database only gets the version written. Later
-  // migrations go here, each in one WriteBatch with the new version.
+  // An older database only gets the version written: 0 is a new one, and 1's values (value
+  // version 1) are read as they are. Later migrations go here, each in one WriteBatch with the
+  // new version.
   rocksdb::WriteBatch batch;
   std::string v;
   internal::PutBe32(&v, kSchemaVersion);

@@ -8,7 +8,8 @@ namespace weighbridge::store {
 
 namespace {
 
-constexpr std::uint8_t kStateVersion = 1;
+// 2 added the sampling error to window buckets and tracked transfers; 1 is still read.
+constexpr std::uint8_t kStateVersion = 2;
 constexpr char kMagic[4] = {'w', 'b', 's', 't'};
 // Bounds on counts read back, far above anything a sensor holds, so a corrupt count cannot make
 // the decoder allocate without limit before the length checks catch it.
@@ -29,6 +30,12 @@ class Out {
   void Pfx(const Prefix& p) {
     Addr(p.network);
     s_.push_back(static_cast<char>(p.length));
+  }
+  void Sampling(const analytics::SampleStats& s) {
+    U64(s.samples);
+    std::uint64_t bits = 0;
+    std::memcpy(&bits, &s.payload_variance, sizeof bits);
+    U64(bits);
   }
   void Alert(const analytics::Alert& a) { Bytes(internal::EncodeAlert(a)); }
   void OptAlert(const std::optional<analytics::Alert>& a) {
@@ -86,6 +93,14 @@ class In {
     if (p.length > 128) ok_ = false;
     return p;
   }
+  analytics::SampleStats Sampling() {
+    analytics::SampleStats s;
+    s.samples = U64();
+    const std::uint64_t bits = U64();
+    std::memcpy(&s.payload_variance, &bits, sizeof bits);
+    if (!(s.payload_variance >= 0 && s.payload_variance <= 1e300)) ok_ = false;
+    return s;
+  }
   analytics::Alert Alert() {
     analytics::Alert a;
     if (!internal::DecodeAlert(Bytes(), &a)) ok_ = false;
@@ -119,6 +134,7 @@ void PutVolume(Out& o, const analytics::VolumeState& v) {
     o.I64(b.first_ns);
     o.U64(b.l3_bytes);
     o.U64(b.payload_bytes);
+    o.Sampling(b.sampling);
   }
   o.I64(v.last_ns);
   o.U64(v.windows.size());
@@ -131,7 +147,7 @@ void PutVolume(Out& o, const analytics::VolumeState& v) {
   }
 }
 
-analytics::VolumeState GetVolume(In& in) {
+analytics::VolumeState GetVolume(In& in, std::uint8_t version) {
   analytics::VolumeState v;
   v.key = std::string(in.Bytes());
   v.group_key = std::string(in.Bytes());
@@ -145,6 +161,7 @@ analytics::VolumeState GetVolume(In& in) {
     b.first_ns = in.I64();
     b.l3_bytes = in.U64();
     b.payload_bytes = in.U64();
+    if (version >= 2) b.sampling = in.Sampling();
     v.buckets.push_back(b);
   }
   v.last_ns = in.I64();
@@ -187,6 +204,8 @@ std::string EncodeSensorState(const SensorState& st) {
     o.U64(t.sent_payload_bytes);
     o.U64(t.received_l3_bytes);
     o.U64(t.received_payload_bytes);
+    o.Sampling(t.sent_sampling);
+    o.Sampling(t.received_sampling);
     o.Bool(t.weight_decided);
     o.Bool(t.weight_allowed);
     o.OptAlert(t.weight);
@@ -211,10 +230,11 @@ std::string EncodeSensorState(const SensorState& st) {
 }
 
 std::optional<SensorState> DecodeSensorState(std::string_view blob) {
-  if (blob.size() < sizeof kMagic + 1 || std::memcmp(blob.data(), kMagic, sizeof kMagic) != 0 ||
-      static_cast<std::uint8_t>(blob[sizeof kMagic]) != kStateVersion) {
+  if (blob.size() < sizeof kMagic + 1 || std::memcmp(blob.data(), kMagic, sizeof kMagic) != 0) {
     return std::nullopt;
   }
+  const auto version = static_cast<std::uint8_t>(blob[sizeof kMagic]);
+  if (version < 1 || version > kStateVersion) return std::nullopt;
   In in(blob.substr(sizeof kMagic + 1));
   SensorState st;
   for (std::uint64_t i = 0, n = in.Count(); i < n && in.ok(); ++i) {
@@ -239,6 +259,10 @@ std::optional<SensorState> DecodeSensorState(std::string_view blob) {
     t.sent_payload_bytes = in.U64();
     t.received_l3_bytes = in.U64();
     t.received_payload_bytes = in.U64();
+    if (version >= 2) {
+      t.sent_sampling = in.Sampling();
+      t.received_sampling = in.Sampling();
+    }
     t.weight_decided = in.Bool();
     t.weight_allowed = in.Bool();
     t.weight = in.OptAlert();
@@ -247,9 +271,9 @@ std::optional<SensorState> DecodeSensorState(std::string_view blob) {
     d.transfers.push_back(std::move(t));
   }
   for (std::uint64_t i = 0, n = in.Count(); i < n && in.ok(); ++i)
-    d.ingest.push_back(GetVolume(in));
+    d.ingest.push_back(GetVolume(in, version));
   for (std::uint64_t i = 0, n = in.Count(); i < n && in.ok(); ++i) {
-    d.staging.push_back(GetVolume(in));
+    d.staging.push_back(GetVolume(in, version));
   }
   for (std::uint64_t i = 0, n = in.Count(); i < n && in.ok(); ++i) {
     analytics::IngestMemory m;

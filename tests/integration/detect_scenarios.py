@@ -132,6 +132,10 @@ def run_case(binary, work, catalog, scenario, scale, snaplen, configs, failures,
                 name, len(result["false"]), [(a["kind"], a.get("inside"), a.get("external"),
                                               a.get("payload_bytes")) for a in result["false"]]))
             failures.check(not result["mismatch"], "%s: %r" % (name, result["mismatch"]))
+            # Every packet of these captures was counted: every alert says its bytes are exact.
+            sampled = [a["id"] for a in alerts if a.get("sampling", "missing") is not None]
+            failures.check(not sampled, "%s: alerts without \"sampling\": null from unsampled "
+                           "input: %r" % (name, sampled[:3]))
             # Every id's versions are 1, 2, 3... in file order.
             seen = {}
             for a in alerts:

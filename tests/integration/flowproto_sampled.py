@@ -4,7 +4,8 @@ seconds, scaled back up within a stated error.
 
 This script is its own sampled-capture maker (independent of weighbridge's code): it decides the
 true traffic (jumbo-frame ingest from 8 hosts of 192.0.2.0/24 to 4 research hosts over 7 days,
-with a 20 TB hour on day 4, plus 1500-byte background), draws how many packets of each flow and
+with a 20 TB hour on day 4, plus 1500-byte background, and on day 6 an hour-long upload of
+685 GB, DeepSeek-V3's fp8 weights, over 8 streams), draws how many packets of each flow and
 10-minute slot a 1-in-N sampler would pick (binomial, normal approximation), and writes the sFlow
 v5 datagrams (flow samples with 64-byte raw Ethernet headers, 10 per datagram) that an agent
 would send, as a pcap with the week's timestamps.
@@ -16,8 +17,14 @@ Checks:
     volume, sigma = N * L * sqrt(n * p * (1 - p)) for n true packets of IP length L, p = 1/N
     (the stated error of a 1-in-N estimate; printed);
   - speed: the week replays in seconds (printed; bounded at 60 s here);
-  - when `weighbridge replay --config` decodes sFlow (app/replay.cc wiring), the ingest detector
-    alerts on the burst with bytes of the right order of magnitude.
+  - `weighbridge replay --config` raises a dataset_ingest alert on the burst with bytes of the
+    right order of magnitude, whose stated error is what its samples imply (every ingest packet
+    carries 8960 payload bytes: payload = k N 8960, stddev = 8960 sqrt(k N (N - 1)));
+  - the upload's weight_transfer alert states its sampling error: samples = the maker's count
+    for the upload, stddev within 5% of the true sampling error sqrt(n (N - 1)) * 8960 of n true
+    packets, the estimate within 3 stated sigma of the true 685 GB, and models named (match and
+    alternatives) consistent with the error, DeepSeek-V3/R1 fp8 among them when the estimate is
+    within two sigma (at 1.1% error, OPT-175B's 700 GB in fp32 is as likely a reading).
 """
 
 import argparse
@@ -40,6 +47,11 @@ START_NS = 1_767_571_200 * 10**9  # 2026-01-05T00:00:00Z
 SLOT_NS = 600 * 10**9
 SLOTS = 7 * 24 * 6
 JUMBO_L3 = 9000
+JUMBO_PAYLOAD = JUMBO_L3 - 40  # IPv4 and TCP headers of 20 bytes each
+UPLOAD_SRC = "10.30.1.10"
+UPLOAD_DST = "198.51.100.7"
+UPLOAD_BYTES = 685 * 10**9  # payload: DeepSeek-V3/R1 in fp8 (config/models.yaml: 685B x 1 byte)
+UPLOAD_STREAMS = 8
 WEB_L3 = 1500
 SAMPLES_PER_DATAGRAM = 10
 
@@ -86,10 +98,17 @@ def make_capture(path, seed):
     for w in range(16):
         flows.append(("203.0.113.%d" % (20 + w), "10.30.2.%d" % (10 + w % 4), 443, 50000 + w,
                       WEB_L3, "web"))
+    for u in range(UPLOAD_STREAMS):
+        flows.append((UPLOAD_SRC, UPLOAD_DST, 41000 + u, 443, JUMBO_L3, "upload"))
     ingest_week = 60 * 10**12        # bytes, spread over the week
     burst = 20 * 10**12               # bytes, in one hour on day 4
     web_week = 1 * 10**12
     burst_slots = set(range(3 * 144 + 60, 3 * 144 + 66))  # day 4, 10:00-11:00
+    upload_slots = list(range(5 * 144 + 60, 5 * 144 + 66))  # day 6, 10:00-11:00
+    # True packets per upload stream and slot: the payload splits evenly, the remainder packets
+    # go to the first streams and slots, so the whole is exactly UPLOAD_BYTES when it divides.
+    upload_packets = UPLOAD_BYTES // JUMBO_PAYLOAD
+    cells = UPLOAD_STREAMS * len(upload_slots)
     truth = {}
     samples_out = []
     p = 1.0 / RATE
@@ -105,13 +124,20 @@ def make_capture(path, seed):
         for slot in range(SLOTS):
             slot_samples = []
             for i, (src, dst, sp, dp, l3, kind) in enumerate(flows):
-                if kind == "ingest":
+                if kind == "upload":
+                    if slot not in upload_slots:
+                        continue
+                    cell = (i - len(flows) + UPLOAD_STREAMS) * len(upload_slots) + \
+                        upload_slots.index(slot)
+                    n = upload_packets // cells + (1 if cell < upload_packets % cells else 0)
+                elif kind == "ingest":
                     b = ingest_week // (SLOTS * n_ingest)
                     if slot in burst_slots:
                         b += burst // (len(burst_slots) * n_ingest)
+                    n = b // l3
                 else:
                     b = web_week // (SLOTS * n_web)
-                n = b // l3
+                    n = b // l3
                 mean = n * p
                 k = max(0, int(round(rnd.gauss(mean, math.sqrt(mean * (1 - p))))))
                 t = truth[(src, dst)]
@@ -130,6 +156,89 @@ def make_capture(path, seed):
                 fh.write(frame)
             samples_out.append(len(slot_samples))
     return truth, seq, sum(samples_out), burst
+
+
+def latest_versions(alerts, kind):
+    latest = {}
+    for a in alerts:
+        if a.get("kind") == kind and a["version"] >= latest.get(a["id"], {"version": 0})["version"]:
+            latest[a["id"]] = a
+    return list(latest.values())
+
+
+def check_ingest_error(fails, ingest):
+    """Every version states its error, and it is what its samples imply: all the ingest group's
+    packets carry JUMBO_PAYLOAD bytes, so payload = k N P and variance = k N (N - 1) P^2."""
+    for a in ingest:
+        s = a.get("sampling")
+        if not isinstance(s, dict):
+            fails.fail("dataset_ingest alert %s v%d states no sampling error" % (a["id"],
+                                                                                   a["version"]))
+            return
+        k = s["samples"]
+        fails.check(a["payload_bytes"] == k * RATE * JUMBO_PAYLOAD,
+                    "ingest alert: %d payload bytes from %d samples, want %d" %
+                    (a["payload_bytes"], k, k * RATE * JUMBO_PAYLOAD))
+        want = JUMBO_PAYLOAD * math.sqrt(k * RATE * (RATE - 1))
+        fails.check(abs(s["payload_stddev_bytes"] - want) <= 1e-6 * want + 1,
+                    "ingest alert: stddev %d bytes from %d samples, want %.0f" %
+                    (s["payload_stddev_bytes"], k, want))
+    top = max(ingest, key=lambda a: a["payload_bytes"])
+    print("ingest alert states +/-%.3f%% (1 sigma) from %d samples" %
+          (top["sampling"]["payload_error_pct"], top["sampling"]["samples"]))
+
+
+def check_upload_alert(fails, alerts, truth):
+    ups = [a for a in latest_versions(alerts, "weight_transfer")
+           if a.get("inside") == UPLOAD_SRC and a.get("external", "").startswith("198.51.100.")]
+    fails.check(len(ups) == 1, "%d weight_transfer alerts for the 685 GB upload, want 1" % len(ups))
+    if len(ups) != 1:
+        return
+    a = ups[0]
+    t = truth[(UPLOAD_SRC, UPLOAD_DST)]
+    s = a.get("sampling")
+    if not isinstance(s, dict):
+        fails.fail("the upload's alert states no sampling error: %s" % a.get("sampling"))
+        return
+    fails.check(s["samples"] == t["samples"], "upload alert: %d samples, the maker drew %d" %
+                (s["samples"], t["samples"]))
+    true_payload = t["packets"] * JUMBO_PAYLOAD
+    # The true sampling error of a 1-in-N estimate of n packets of P bytes: P sqrt(n (N - 1)).
+    true_sigma = JUMBO_PAYLOAD * math.sqrt(t["packets"] * (RATE - 1))
+    sd = s["payload_stddev_bytes"]
+    err = a["payload_bytes"] - true_payload
+    print("upload alert: %.2f GB +/- %.2f GB (%.3f%%, %d samples), true %.2f GB, error %+.3f%% "
+          "= %+.2f sigma; true sigma %.2f GB; model %s" %
+          (a["payload_bytes"] / 1e9, sd / 1e9, s["payload_error_pct"], s["samples"],
+           true_payload / 1e9, 100.0 * err / true_payload, err / sd, true_sigma / 1e9,
+           (a.get("model_match") or {}).get("name")), flush=True)
+    fails.check(abs(sd - true_sigma) <= 0.05 * true_sigma,
+                "stated stddev %d is not within 5%% of the true sampling error %.0f" %
+                (sd, true_sigma))
+    fails.check(abs(err) <= 3 * sd, "estimate off by %d bytes, more than 3 stated sigma" % err)
+    fails.check(s["payload_low_bytes"] <= a["payload_bytes"] <= s["payload_high_bytes"] and
+                abs((s["payload_high_bytes"] - s["payload_low_bytes"]) - 2 * 1.96 * sd) <= 4,
+                "95%% interval [%d, %d] is not payload +/- 1.96 sigma" %
+                (s["payload_low_bytes"], s["payload_high_bytes"]))
+    m = a.get("model_match")
+    fails.check(m is not None, "the upload's estimate matched no model")
+    if m is not None:
+        tol = max(0.02, 2 * sd / a["payload_bytes"])
+        fails.check(abs(m["bytes"] - a["payload_bytes"]) <= tol * a["payload_bytes"],
+                    "model %s (%d bytes) is outside the estimate's tolerance" %
+                    (m["name"], m["bytes"]))
+        named = [m] + a.get("model_alternatives", [])
+        for c in named[1:]:
+            fails.check(abs(c["bytes"] - a["payload_bytes"]) <= tol * a["payload_bytes"],
+                        "alternative %s (%d bytes) is outside the estimate's tolerance" %
+                        (c["name"], c["bytes"]))
+        print("upload alert names: %s" % ", ".join("%s %s (%+.2f%%)" % (
+            c["name"], c["dtype"], c["error_pct"]) for c in named))
+        if abs(err) <= 2 * sd:
+            fails.check(any(c["name"] == "DeepSeek-V3/R1" and c["bytes"] == UPLOAD_BYTES
+                            for c in named),
+                        "DeepSeek-V3/R1 fp8 is not among the models named: %s" %
+                        [c["name"] for c in named])
 
 
 def main():
@@ -174,6 +283,7 @@ def main():
                     (counters["datagrams"], datagrams))
         fails.check(sum(counters["dropped"].values()) == 0, "dropped: %s" % counters["dropped"])
         est_total = 0
+        est_inbound = 0
         var_total = 0.0
         for pair, t in sorted(truth.items()):
             g = got.get(pair, {"packets": 0, "bytes": 0, "samples": 0})
@@ -187,6 +297,8 @@ def main():
             sigma = RATE * t["l3"] * math.sqrt(t["packets"] / RATE * (1 - 1.0 / RATE))
             var_total += sigma ** 2
             est_total += g["bytes"]
+            if not pair[0].startswith("10."):
+                est_inbound += g["bytes"]
             fails.check(abs(g["bytes"] - t["bytes"]) <= 3 * sigma,
                         "%s: estimate %d is more than 3 sigma (%.0f) from the true %d" %
                         (pair, g["bytes"], sigma, t["bytes"]))
@@ -219,9 +331,9 @@ def main():
                         "summary flow_protocols.sampled_packets %r, the maker wrote %d" % (
                             fp.get("sampled_packets"), samples))
             inbound = ((summary or {}).get("by_direction") or {}).get("inbound", {}).get("bytes", 0)
-            fails.check(abs(inbound - est_total) <= 1e-9 * est_total + 1,
+            fails.check(abs(inbound - est_inbound) <= 1e-9 * est_inbound + 1,
                         "replay's scaled inbound bytes %d, the driver's estimate %d"
-                        % (inbound, est_total))
+                        % (inbound, est_inbound))
             fails.check(bool(ingest), "replay scaled the samples but raised no ingest alert")
             if ingest:
                 b = max(int(a["payload_bytes"]) for a in ingest)
@@ -230,6 +342,8 @@ def main():
                             "magnitude" % b)
                 print("ingest alert: %.2f TB of payload (burst %.0f TB, week %.1f TB)"
                       % (b / 1e12, burst / 1e12, true_total / 1e12))
+                check_ingest_error(fails, ingest)
+            check_upload_alert(fails, alerts, truth)
     finally:
         wbtest.remove_dir(workdir)
     fails.finish()

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weighbridge/analytics/flow.h"
 #include "weighbridge/capture/packet_meta.h"
 #include "weighbridge/core/ip.h"
 #include "weighbridge/core/units.h"
@@ -61,10 +62,15 @@ struct Alert {
   capture::Direction direction = capture::Direction::kOutbound; /**< of the bytes counted */
   std::uint64_t bytes = 0;         /**< bytes: L3 bytes counted (transfer, or window sum) */
   std::uint64_t payload_bytes = 0; /**< bytes: transport payload counted (what thresholds use) */
-  std::uint32_t flows = 0;         /**< flows that took part (transfers only; 0 for windows) */
-  std::string tenant;              /**< tenant name of the inside end, "" none */
+  SampleStats sampling;    /**< sampled input: the samples behind payload_bytes and its variance;
+                                zero when every packet was counted (the figure is exact) */
+  std::uint32_t flows = 0; /**< flows that took part (transfers only; 0 for windows) */
+  std::string tenant;      /**< tenant name of the inside end, "" none */
   std::optional<ModelMatch>
       model_match; /**< weight_transfer / train_and_return: best catalog match */
+  std::vector<ModelMatch>
+      model_alternatives; /**< other catalog entries the payload is as close to as the
+                               tolerance (sampled: the error) allows, nearest first, at most 4 */
 
   // Detail fields: each kind fills the ones that apply; the others stay zero/empty.
   std::int64_t window_ns = 0;            /**< ns: dataset_ingest / staging_ingest window length */

@@ -21,7 +21,9 @@ namespace weighbridge::analytics {
 // `detect.weight_transfer`.
 struct WeightTransferOptions {
   std::uint64_t min_size_bytes = std::uint64_t{1} << 30;  // sent payload that alerts (>=)
-  double tolerance_fraction = 0.02;  // model catalog match: |error| <= this (2%)
+  // Model catalog match: |error| <= this (2%), or two standard errors of a sampled estimate
+  // when that is more.
+  double tolerance_fraction = 0.02;
   // An active alert is re-reported when its payload has grown by this fraction since the last
   // report (or the model match changed, or it ended). Bounds alert lines per transfer to
   // about log(final/min_size) / log(1 + this).
@@ -120,6 +122,7 @@ struct VolumeBucketState {
   std::int64_t first_ns = 0;  // earliest byte time in it
   std::uint64_t l3_bytes = 0;
   std::uint64_t payload_bytes = 0;
+  SampleStats sampling;  // of payload_bytes (sampled input)
   friend bool operator==(const VolumeBucketState&, const VolumeBucketState&) = default;
 };
 struct WindowAlertState {
@@ -146,6 +149,8 @@ struct TransferTrackState {
   std::uint64_t sent_payload_bytes = 0;
   std::uint64_t received_l3_bytes = 0;
   std::uint64_t received_payload_bytes = 0;
+  SampleStats sent_sampling;
+  SampleStats received_sampling;
   bool weight_decided = false;
   bool weight_allowed = false;
   std::optional<Alert> weight;

@@ -2,6 +2,7 @@
 // options.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "weighbridge/capture/packet_meta.h"
@@ -46,16 +47,44 @@ struct FlowKey {
   friend bool operator==(const FlowKey&, const FlowKey&) = default;
 };
 
+// What a sampled estimate's error follows from. Under 1-in-N packet sampling a packet of b bytes
+// is seen with probability 1/N and then stands for N * b bytes; the estimate N * sum(b) is
+// unbiased, with variance sum over all packets of (N - 1) * b^2, estimated without bias from the
+// packets seen as sum over them of N * (N - 1) * b^2. Variances of independent samples add, so
+// these add up like the counts they describe. Both zero for counts taken from every packet.
+struct SampleStats {
+  std::uint64_t samples = 0;   /**< sampled packets the counts were scaled up from */
+  double payload_variance = 0; /**< bytes^2: estimated variance of the payload_bytes estimate */
+  SampleStats& operator+=(const SampleStats& o) {
+    samples += o.samples;
+    payload_variance += o.payload_variance;
+    return *this;
+  }
+  bool sampled() const { return samples != 0; }
+  // One standard error of the payload estimate, bytes.
+  double PayloadStddev() const { return payload_variance > 0 ? std::sqrt(payload_variance) : 0; }
+  friend bool operator==(const SampleStats&, const SampleStats&) = default;
+};
+
 // Counters of one direction of a flow.
 struct DirectionCounters {
   std::uint64_t packets = 0;  /**< packets (scaled by sample weight) */
   std::uint64_t l3_bytes = 0; /**< bytes: L3 lengths from the IP headers */
   std::uint64_t payload_bytes =
-      0; /**< bytes: unique TCP payload (retransmissions once), UDP payload */
+      0;                /**< bytes: unique TCP payload (retransmissions once), UDP payload */
+  SampleStats sampling; /**< the sampling error of the counts above (zero: counted exactly) */
+  DirectionCounters() = default;
+  DirectionCounters(std::uint64_t packets_, std::uint64_t l3_bytes_, std::uint64_t payload_bytes_,
+                    SampleStats sampling_ = {})
+      : packets(packets_),
+        l3_bytes(l3_bytes_),
+        payload_bytes(payload_bytes_),
+        sampling(sampling_) {}
   DirectionCounters& operator+=(const DirectionCounters& o) {
     packets += o.packets;
     l3_bytes += o.l3_bytes;
     payload_bytes += o.payload_bytes;
+    sampling += o.sampling;
     return *this;
   }
   friend bool operator==(const DirectionCounters&, const DirectionCounters&) = default;

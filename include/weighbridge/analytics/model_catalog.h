@@ -60,6 +60,10 @@ class ModelCatalog {
   // the spec, then dtype order). Sharded weights are the sum of their shards, which is what a
   // transfer's payload already is.
   std::optional<ModelMatch> Match(std::uint64_t payload_bytes, double tolerance_fraction) const;
+  // Every candidate within the tolerance, best first in Match's order, at most `max` of them
+  // (Match is the first). A size is rarely unique to one model: this says what else it could be.
+  std::vector<ModelMatch> Matches(std::uint64_t payload_bytes, double tolerance_fraction,
+                                  std::size_t max) const;
 
   const ModelCatalogSpec& spec() const { return spec_; }
   const std::vector<ModelCandidate>& candidates() const { return by_size_; }  // sorted by bytes

@@ -37,8 +37,9 @@ namespace weighbridge::store {
 inline constexpr std::int64_t kNanosPerDay = 24LL * 3600 * kNanosPerSecond;
 
 // The schema this build writes. A database with a higher version is refused; a lower one is
-// migrated on Open().
-inline constexpr std::uint32_t kSchemaVersion = 1;
+// migrated on Open(). 2: transfer and alert values may carry a sampling error (value version 2);
+// an older build refuses such a database rather than misreading it.
+inline constexpr std::uint32_t kSchemaVersion = 2;
 
 // When the writer's batches reach the disk (docs/history.md "Durability").
 enum class SyncPolicy : std::uint8_t {

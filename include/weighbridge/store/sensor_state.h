@@ -23,7 +23,7 @@ struct SensorState {
 };
 
 std::string EncodeSensorState(const SensorState& state);
-// Nullopt when the blob is not a sensor state this build writes (corrupt, or another version).
+// Nullopt when the blob is not a sensor state this build can read (corrupt, or a newer version).
 std::optional<SensorState> DecodeSensorState(std::string_view blob);
 
 }  // namespace weighbridge::store

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <map>
 #include <vector>
@@ -378,6 +379,55 @@ TEST(WeightTransfer, NoModelMatchOutsideTolerance) {
   EXPECT_FALSE(sink.all[0].model_match);
 }
 
+// A sampled estimate carries its error into the alert; the model match widens to two standard
+// errors when that is more than the tolerance, and names the other sizes within it.
+TEST(WeightTransfer, SampledEstimateStatesItsErrorAndMatchesWithinIt) {
+  const ModelCatalog catalog = TestCatalog();
+  Collect sink;
+  DetectorEngine engine(SmallOptions(), &catalog, &sink);
+  // 16.06 GB is Llama-3.1-8B bf16; 4% more is outside the 2% tolerance...
+  const std::uint64_t payload = 16'702'400'000ULL;
+  Transfer exact = Xfer(1, "10.1.2.3", "203.0.113.0/24", Direction::kOutbound, kT0, kT0 + kMin,
+                        payload, 0, true);
+  engine.OnTransfer(exact);
+  ASSERT_EQ(sink.all.size(), 1u);
+  EXPECT_FALSE(sink.all[0].model_match);
+  EXPECT_FALSE(sink.all[0].sampling.sampled());
+  // ...but from 2 000 samples at 1 in 1 000 000 (3% at one standard error) it is within two.
+  Transfer sampled = Xfer(2, "10.1.2.4", "203.0.113.0/24", Direction::kOutbound, kT0, kT0 + kMin,
+                          payload, 0, true);
+  const double sd = 0.03 * static_cast<double>(payload);
+  sampled.sent.sampling = {2000, sd * sd};
+  engine.OnTransfer(sampled);
+  ASSERT_EQ(sink.all.size(), 2u);
+  const Alert& a = sink.all[1];
+  EXPECT_EQ(a.sampling.samples, 2000u);
+  EXPECT_DOUBLE_EQ(a.sampling.PayloadStddev(), sd);
+  ASSERT_TRUE(a.model_match);
+  EXPECT_EQ(a.model_match->name, "Llama-3.1-8B");
+  EXPECT_EQ(a.model_match->dtype, "bf16/fp16");
+  // Qwen2.5-7B bf16 (15.22 GB) is 9.7% away: outside even the widened 6%.
+  for (const ModelMatch& m : a.model_alternatives) EXPECT_NE(m.name, "Qwen2.5-7B");
+  // At 1 in 1 000 with 20% error everything from 10 to 23 GB is possible: the nearest first,
+  // the rest named as alternatives, each within 40%.
+  Transfer rough = Xfer(3, "10.1.2.5", "203.0.113.0/24", Direction::kOutbound, kT0, kT0 + kMin,
+                        payload, 0, true);
+  const double rough_sd = 0.2 * static_cast<double>(payload);
+  rough.sent.sampling = {25, rough_sd * rough_sd};
+  engine.OnTransfer(rough);
+  ASSERT_EQ(sink.all.size(), 3u);
+  const Alert& r = sink.all[2];
+  ASSERT_TRUE(r.model_match);
+  EXPECT_EQ(r.model_match->name, "Llama-3.1-8B");
+  ASSERT_FALSE(r.model_alternatives.empty());
+  double last = std::abs(r.model_match->error_pct);
+  for (const ModelMatch& m : r.model_alternatives) {
+    EXPECT_LE(std::abs(m.error_pct), 100.0 * 0.4 / (1 - 0.4));
+    EXPECT_GE(std::abs(m.error_pct) + 1e-9, last) << m.name;  // nearest first
+    last = std::abs(m.error_pct);
+  }
+}
+
 // ---- dataset_ingest ------------------------------------------------------------------------
 
 TEST(DatasetIngest, ThresholdIsExclusiveAndTheAlertEndsWhenTheWindowSlidesPast) {
@@ -419,6 +469,43 @@ TEST(DatasetIngest, ThresholdIsExclusiveAndTheAlertEndsWhenTheWindowSlidesPast) 
   ASSERT_EQ(sink.all.size(), 3u);
   EXPECT_NE(sink.all[2].id, a.id);
   EXPECT_EQ(sink.all[2].version, 1u);
+}
+
+// A window of sampled transfers states the error of its sum: variances of independent samples
+// add, over the transfers and over each transfer's growth.
+TEST(DatasetIngest, SampledWindowStatesTheErrorOfItsSum) {
+  Collect sink;
+  DetectorEngine engine(SmallOptions(), nullptr, &sink);
+  Transfer a = Xfer(1, "10.30.0.1", "203.0.113.0/24", Direction::kInbound, kT0, kT0 + kMin, 0,
+                    4 * kTB, false);
+  a.received.sampling = {400, 1e20};
+  engine.OnTransfer(a);
+  a.last = StreamTime{kT0 + 2 * kMin};
+  a.received = DirectionCounters{1, 6 * kTB, 6 * kTB, {600, 1.5e20}};  // grew by 2 TB
+  engine.OnTransfer(a);
+  Transfer b = Xfer(2, "10.30.0.2", "203.0.113.0/24", Direction::kInbound, kT0, kT0 + 3 * kMin, 0,
+                    5 * kTB, false);
+  b.received.sampling = {500, 2e20};
+  engine.OnTransfer(b);
+  const std::vector<Alert> latest = sink.Latest(AlertKind::kDatasetIngest);
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].payload_bytes, 11 * kTB);
+  EXPECT_EQ(latest[0].sampling.samples, 1100u);
+  EXPECT_DOUBLE_EQ(latest[0].sampling.payload_variance, 3.5e20);
+  // After a save and restore the windows still know their error.
+  const DetectorState st = engine.ExportState();
+  Collect sink2;
+  DetectorEngine restored(SmallOptions(), nullptr, &sink2);
+  restored.ImportState(st);
+  Transfer c = Xfer(3, "10.30.0.3", "203.0.113.0/24", Direction::kInbound, kT0, kT0 + 4 * kMin, 0,
+                    3 * kTB, false);
+  c.received.sampling = {300, 0.5e20};
+  restored.OnTransfer(c);
+  const std::vector<Alert> after = sink2.Latest(AlertKind::kDatasetIngest);
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].payload_bytes, 14 * kTB);
+  EXPECT_EQ(after[0].sampling.samples, 1400u);
+  EXPECT_DOUBLE_EQ(after[0].sampling.payload_variance, 4e20);
 }
 
 TEST(DatasetIngest, SumsAllTransfersOfAGroupPerTenant) {

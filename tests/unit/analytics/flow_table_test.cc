@@ -320,6 +320,74 @@ TEST(FlowTable, WeightedPacketsBeyondThe32BitDeltasAreCountedExactly) {
   EXPECT_EQ(sums.begin()->second.ab.l3_bytes, want_bytes);
   EXPECT_EQ(sums.begin()->second.ab.payload_bytes, want_payload);
   EXPECT_EQ(sums.begin()->second.ab.packets, 5000u * 10'000u + 1'000'000u);
+  // The error of the estimate: 5001 samples, variance sum of N (N - 1) b^2 over them.
+  const double want_var =
+      5000.0 * 10'000.0 * 9'999.0 * 1460.0 * 1460.0 + 1'000'000.0 * 999'999.0 * 60'000.0 * 60'000.0;
+  EXPECT_EQ(sums.begin()->second.ab.sampling.samples, 5001u);
+  EXPECT_NEAR(sums.begin()->second.ab.sampling.payload_variance, want_var, want_var * 1e-12);
+}
+
+// Counts taken from every packet are exact and say so (no samples); a flow whose packets are
+// weighted carries, per direction, the samples and the variance N (N - 1) b^2 summed over them,
+// through active-timeout updates that add up, from its first weighted packet on.
+TEST(FlowTable, SampledFlowsCarryTheirErrorAndExactFlowsNone) {
+  Recorder rec;
+  PipelineOptions o;
+  o.active_timeout_ns = 10 * kSec;
+  FlowTable table(o, 1024, &rec);
+  // Exact: a TCP flow seen whole, with a retransmission.
+  table.Account(Tcp("10.0.0.1", 4000, "198.51.100.1", 443, kSec, 1, 1000, capture::kTcpAck));
+  table.Account(Tcp("10.0.0.1", 4000, "198.51.100.1", 443, 2 * kSec, 1, 1000, capture::kTcpAck));
+  // Sampled: the first packet unweighted (before sampling applied), then weights 100 and 1000
+  // with payloads that vary, in both directions, over several active timeouts.
+  table.Account(Tcp("10.0.0.2", 5000, "198.51.100.2", 443, kSec, 1, 500, capture::kTcpAck));
+  double var_ab = 0;
+  double var_ba = 0;
+  std::uint64_t payload_ab = 500;
+  std::uint64_t samples_ab = 0;
+  std::uint64_t samples_ba = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::uint64_t w = i % 2 == 0 ? 100 : 1000;
+    const std::uint32_t b = 100u + 37u * static_cast<std::uint32_t>(i);
+    const bool out = i % 3 != 0;
+    PacketMeta m = out ? Tcp("10.0.0.2", 5000, "198.51.100.2", 443, 2 * kSec + i * kSec, 9, b,
+                             capture::kTcpAck)
+                       : Tcp("198.51.100.2", 443, "10.0.0.2", 5000, 2 * kSec + i * kSec, 9, b,
+                             capture::kTcpAck);
+    m.sample_weight = static_cast<std::uint32_t>(w);
+    const double v = static_cast<double>(w) * static_cast<double>(w - 1) * b * b;
+    if (out) {
+      var_ab += v;
+      payload_ab += w * b;  // same sequence number each time: counted from the headers
+      ++samples_ab;
+    } else {
+      var_ba += v;
+      ++samples_ba;
+    }
+    table.Account(m);
+  }
+  table.FlushAll();
+  auto sums = SumById(rec.updates);
+  ASSERT_EQ(sums.size(), 2u);
+  int checked = 0;
+  for (const auto& [id, t] : sums) {
+    if (t.key.a == *IpAddress::Parse("10.0.0.1")) {
+      EXPECT_EQ(t.ab.payload_bytes, 1000u);
+      EXPECT_FALSE(t.ab.sampling.sampled());
+      EXPECT_FALSE(t.ba.sampling.sampled());
+      EXPECT_EQ(t.ab.sampling.payload_variance, 0.0);
+      ++checked;
+    } else {
+      EXPECT_GE(t.updates, 4);  // active timeouts split it
+      EXPECT_EQ(t.ab.payload_bytes, payload_ab);
+      EXPECT_EQ(t.ab.sampling.samples, samples_ab);
+      EXPECT_EQ(t.ba.sampling.samples, samples_ba);
+      EXPECT_NEAR(t.ab.sampling.payload_variance, var_ab, var_ab * 1e-12);
+      EXPECT_NEAR(t.ba.sampling.payload_variance, var_ba, var_ba * 1e-12);
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, 2);
 }
 
 TEST(FlowTable, SlotBudgetIs128BytesPerFlowAtFullLoad) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace weighbridge::analytics {
 namespace {
 
@@ -82,6 +84,28 @@ TEST(ModelCatalog, PicksTheClosestCandidate) {
   c = ModelCatalog::Build(s);
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->Match(20'000'000'000ULL, 0.01)->name, "First");
+}
+
+TEST(ModelCatalog, MatchesListsEveryCandidateWithinToleranceNearestFirst) {
+  ModelCatalogSpec s;
+  s.dtypes = {{"bf16", 16, 0}};
+  s.models = {{"A", 10e9, false, "", {}},
+              {"B", 10.1e9, false, "", {}},
+              {"C", 9.7e9, false, "", {}},
+              {"D", 12e9, false, "", {}}};
+  auto c = ModelCatalog::Build(s);
+  ASSERT_TRUE(c.ok());
+  // 20.15 GB: B +0.25%... A -0.75%... C (19.4 GB) -3.87%; D (24 GB) is 16% away.
+  std::vector<ModelMatch> m = c->Matches(20'150'000'000ULL, 0.05, 10);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].name, "B");
+  EXPECT_EQ(m[1].name, "A");
+  EXPECT_EQ(m[2].name, "C");
+  EXPECT_NEAR(m[2].error_pct, (20.15 - 19.4) / 19.4 * 100, 1e-9);
+  EXPECT_EQ(m[0], *c->Match(20'150'000'000ULL, 0.05));  // Match is the first of them
+  EXPECT_EQ(c->Matches(20'150'000'000ULL, 0.05, 2).size(), 2u);
+  EXPECT_TRUE(c->Matches(20'150'000'000ULL, 0.05, 0).empty());
+  EXPECT_EQ(c->Matches(20'150'000'000ULL, 0.001, 10).size(), 0u);
 }
 
 TEST(ModelCatalog, RejectsBadSpecs) {

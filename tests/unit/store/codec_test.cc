@@ -7,6 +7,8 @@
 #include <random>
 #include <vector>
 
+#include "weighbridge/store/sensor_state.h"
+
 namespace weighbridge::store::internal {
 namespace {
 
@@ -81,7 +83,7 @@ TEST(Codec, TransferRoundTripsEveryField) {
   t.tenant = 3;
   t.first = StreamTime{kT0};
   t.last = StreamTime{kT0 + 86'400'000'000'000};
-  t.sent = {1, 2, 3};
+  t.sent = {1, 2, 3, {7, 1.5e19}};  // sampled: samples and variance round-trip bit-exact
   t.received = {4, 5, std::numeric_limits<std::uint64_t>::max()};
   t.flows = 70000;
   t.open_flows = 12;
@@ -135,6 +137,10 @@ analytics::Alert FullAlert() {
   a.rate_bps = 1.25e9;
   a.transfer_id = 42;
   a.linked_ids = {1, 0xffffffffffffffffULL, 3};
+  a.sampling = {7750, 6.2e19};
+  a.model_alternatives = {
+      analytics::ModelMatch{"OPT-175B", 175e9, "fp32", 700'000'000'000, -0.8},
+      analytics::ModelMatch{"BLOOM-176B", 176.247e9, "fp32", 704'988'000'000, -1.5}};
   return a;
 }
 
@@ -166,6 +172,8 @@ TEST(Codec, AlertRoundTripsEveryField) {
   EXPECT_EQ(b.rate_bps, a.rate_bps);
   EXPECT_EQ(b.transfer_id, a.transfer_id);
   EXPECT_EQ(b.linked_ids, a.linked_ids);
+  EXPECT_EQ(b.sampling, a.sampling);
+  EXPECT_EQ(b.model_alternatives, a.model_alternatives);
   // No model match, no inside (dataset_ingest): the optional stays empty.
   analytics::Alert c;
   c.kind = analytics::AlertKind::kDatasetIngest;
@@ -173,6 +181,78 @@ TEST(Codec, AlertRoundTripsEveryField) {
   EXPECT_FALSE(b.model_match.has_value());
   EXPECT_FALSE(b.has_inside);
   EXPECT_TRUE(b.linked_ids.empty());
+  EXPECT_FALSE(b.sampling.sampled());
+  EXPECT_TRUE(b.model_alternatives.empty());
+}
+
+// Values written by a build before value version 2 (no sampling error, no model alternatives)
+// are read as exact counts; a sampling error that is not a variance is refused.
+TEST(Codec, Version1ValuesStillDecode) {
+  analytics::Alert a = FullAlert();
+  a.sampling = {};
+  a.model_alternatives.clear();
+  std::string v = EncodeAlert(a);
+  ASSERT_EQ(v.substr(v.size() - 2), std::string(2, '\0'));  // no samples, no alternatives
+  v.resize(v.size() - 2);
+  v[0] = 1;
+  analytics::Alert b;
+  b.sampling = {1, 1};  // overwritten
+  ASSERT_TRUE(DecodeAlert(v, &b));
+  EXPECT_EQ(EncodeAlert(b), EncodeAlert(a));
+  analytics::Transfer t;
+  t.id = 5;
+  t.sent = {10, 20, 30};
+  std::string tv = EncodeTransfer(t);
+  ASSERT_EQ(tv.substr(tv.size() - 2), std::string(2, '\0'));
+  tv.resize(tv.size() - 2);
+  tv[0] = 1;
+  analytics::Transfer tb;
+  ASSERT_TRUE(DecodeTransfer(tv, &tb));
+  EXPECT_EQ(tb.sent, t.sent);
+  EXPECT_FALSE(tb.sent.sampling.sampled());
+  // A v1 value with v2's trailing fields is trailing garbage.
+  std::string longer = EncodeTransfer(t);
+  longer[0] = 1;
+  EXPECT_FALSE(DecodeTransfer(longer, &tb));
+  // Negative and NaN variances.
+  for (const double bad : {-1.0, std::numeric_limits<double>::quiet_NaN()}) {
+    analytics::Transfer s = t;
+    s.sent.sampling = {3, bad};
+    EXPECT_FALSE(DecodeTransfer(EncodeTransfer(s), &tb)) << bad;
+  }
+}
+
+// The daemon's saved state keeps the sampling error of open windows and tracked transfers.
+TEST(SensorState, RoundTripsSamplingErrors) {
+  SensorState st;
+  analytics::OpenTransferState open;
+  open.key_inside = *IpAddress::Parse("10.0.0.1");
+  open.transfer.id = 9;
+  open.transfer.sent = {1, 2, 3, {4, 5e10}};
+  st.open_transfers.push_back(open);
+  st.detector.started = true;
+  st.detector.now_ns = kT0;
+  analytics::TransferTrackState tr;
+  tr.transfer_id = 9;
+  tr.sent_sampling = {11, 1.25e21};
+  tr.received_sampling = {2, 3.5};
+  st.detector.transfers.push_back(tr);
+  analytics::VolumeState v;
+  v.key = "203.0.113.0/24|0";
+  v.buckets.push_back({100, kT0, 1000, 900, {12, 4.5e22}});
+  v.windows.resize(1);
+  v.windows[0].alert = FullAlert();
+  st.detector.ingest.push_back(v);
+  const std::optional<SensorState> back = DecodeSensorState(EncodeSensorState(st));
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->open_transfers.size(), 1u);
+  EXPECT_EQ(back->open_transfers[0].transfer.sent, open.transfer.sent);
+  ASSERT_EQ(back->detector.transfers.size(), 1u);
+  EXPECT_EQ(back->detector.transfers[0].sent_sampling, tr.sent_sampling);
+  EXPECT_EQ(back->detector.transfers[0].received_sampling, tr.received_sampling);
+  ASSERT_EQ(back->detector.ingest.size(), 1u);
+  EXPECT_EQ(back->detector.ingest[0].buckets, v.buckets);
+  EXPECT_EQ(back->detector.ingest[0].windows[0].alert.sampling, FullAlert().sampling);
 }
 
 TEST(Codec, RollupRoundTrips) {
