@@ -399,16 +399,15 @@ struct DetectorEngine::Impl {
     }
     if (tr.weight_allowed || !tr.weight) return;
     Alert& a = *tr.weight;
-    const std::optional<ModelMatch> before = a.model_match;
     Alert next = a;
     FillWeight(t, next);
+    // Growth and the end are news; a running transfer's nearest catalog entry is not: with
+    // hundreds of sizes between 1 GB and 1 TB it changes every percent or two while a large
+    // upload grows (a 685 GB upload gave 205 versions), and a partial size names no model.
     const bool grew =
         static_cast<double>(payload) >=
         static_cast<double>(tr.reported_payload) * (1.0 + o.weight_transfer.update_growth_fraction);
-    const bool match_changed = before.has_value() != next.model_match.has_value() ||
-                               (before && (before->name != next.model_match->name ||
-                                           before->dtype != next.model_match->dtype));
-    if (!t.ended && !grew && !match_changed) {
+    if (!t.ended && !grew) {
       a = next;  // keep the latest numbers for Finish without reporting them
       return;
     }

@@ -196,6 +196,12 @@ def check_upload_alert(fails, alerts, truth):
         return
     a = ups[0]
     t = truth[(UPLOAD_SRC, UPLOAD_DST)]
+    # Re-reported on 10% growth and at the end, never just because the nearest catalog size
+    # changed: about log(final / 1 GiB) / log(1.1) versions, however many sizes it passes.
+    versions = sum(1 for x in alerts if x["id"] == a["id"])
+    bound = math.ceil(math.log(a["payload_bytes"] / 2**30) / math.log(1.1)) + 2
+    fails.check(versions <= bound, "the upload's alert has %d versions, more than %d" %
+                (versions, bound))
     s = a.get("sampling")
     if not isinstance(s, dict):
         fails.fail("the upload's alert states no sampling error: %s" % a.get("sampling"))
@@ -208,10 +214,10 @@ def check_upload_alert(fails, alerts, truth):
     sd = s["payload_stddev_bytes"]
     err = a["payload_bytes"] - true_payload
     print("upload alert: %.2f GB +/- %.2f GB (%.3f%%, %d samples), true %.2f GB, error %+.3f%% "
-          "= %+.2f sigma; true sigma %.2f GB; model %s" %
+          "= %+.2f sigma; true sigma %.2f GB; model %s; %d versions" %
           (a["payload_bytes"] / 1e9, sd / 1e9, s["payload_error_pct"], s["samples"],
            true_payload / 1e9, 100.0 * err / true_payload, err / sd, true_sigma / 1e9,
-           (a.get("model_match") or {}).get("name")), flush=True)
+           (a.get("model_match") or {}).get("name"), versions), flush=True)
     fails.check(abs(sd - true_sigma) <= 0.05 * true_sigma,
                 "stated stddev %d is not within 5%% of the true sampling error %.0f" %
                 (sd, true_sigma))

@@ -25,7 +25,7 @@ struct WeightTransferOptions {
   // when that is more.
   double tolerance_fraction = 0.02;
   // An active alert is re-reported when its payload has grown by this fraction since the last
-  // report (or the model match changed, or it ended). Bounds alert lines per transfer to
+  // report (or it ended). Bounds alert lines per transfer to
   // about log(final/min_size) / log(1 + this).
   double update_growth_fraction = 0.10;
 };
