@@ -243,6 +243,7 @@ int ReplayCommand(std::span<const std::string_view> argv) {
   // that protocol (ARCHITECTURE.md "Flow protocols in a replay"): sampled packets come out of the
   // source, flow records join the merger as one more producer.
   capture::FlowProtocolReplaySource* flow_source = nullptr;
+  SflowInterfaceBook sflow_interfaces;  // sFlow counter samples, for --metrics
   if (HasFlowProtocolSources(config)) {
     if (via != "pcap") {
       return Usage(kReplayUsage, "--via dpdk cannot decode flow protocols (use --via pcap)");
@@ -255,16 +256,17 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     } else {
       source = opened.status();
     }
-    options.outputs.take_flow_updates = [&flow_source,
-                                         &site](std::vector<analytics::FlowUpdate>* out) {
-      for (const capture::FlowRecord& r : flow_source->TakeFlowRecords()) {
-        analytics::FlowUpdate u = ToFlowUpdate(r, site);
-        // A record arrives after its flow's last packet: its event time is its arrival, so the
-        // merger sees flow-record updates in capture order like every other producer's.
-        u.at = std::max(u.at, r.received);
-        out->push_back(u);
-      }
-    };
+    options.outputs.take_flow_updates =
+        [&flow_source, &site, &sflow_interfaces](std::vector<analytics::FlowUpdate>* out) {
+          sflow_interfaces.Update(flow_source->TakeInterfaceCounters());
+          for (const capture::FlowRecord& r : flow_source->TakeFlowRecords()) {
+            analytics::FlowUpdate u = ToFlowUpdate(r, site);
+            // A record arrives after its flow's last packet: its event time is its arrival, so the
+            // merger sees flow-record updates in capture order like every other producer's.
+            u.at = std::max(u.at, r.received);
+            out->push_back(u);
+          }
+        };
   } else if (via == "pcap") {
     source = capture::OpenPcapFile(path, config.decode, nullptr);
   } else if (via == "dpdk") {
@@ -350,6 +352,15 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     bridge = std::make_unique<ReplayTelemetry>(metrics.get(), options.detect, options.pipeline,
                                                metered.get());
     bridge->Attach(&options);
+    if (flow_source != nullptr) {
+      bridge->SetExtraFill([flow_source, &sflow_interfaces](telemetry::PipelineSnapshot* out) {
+        for (std::size_t i = 0; i < flow_source->input_count(); ++i) {
+          const capture::FlowDatagramDecoder& in = flow_source->input(i);
+          AddFlowInputToSnapshot(FlowInputName(in.options()), in.counters(), out);
+        }
+        sflow_interfaces.AddToSnapshot(out);
+      });
+    }
     if (const Status st = metrics->Serve(*listen); !st.ok()) {
       std::fprintf(stderr, "weighbridge: --metrics: %s\n", st.message().c_str());
       return kExitFailure;

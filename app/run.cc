@@ -80,6 +80,7 @@ struct SourceRunner {
   capture::FlowCollector* collector = nullptr;
   analytics::FlowSink* record_inbox = nullptr;
   const capture::SiteClassifier* site = nullptr;
+  SflowInterfaceBook* interfaces = nullptr;  // sFlow counter samples, for metrics
 };
 
 void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
@@ -126,6 +127,10 @@ void CaptureLoop(SourceRunner* r, const std::atomic<bool>* stop) {
       }
       if (any) r->record_inbox->OnWatermark(StreamTime::FromNanos(last_ts));
       r->newest_ns.store(last_ts, std::memory_order_relaxed);
+      // Taken every time, kept only as the latest per interface: they pile up otherwise.
+      const std::vector<capture::SflowInterfaceCounters> ifs =
+          r->collector->TakeInterfaceCounters();
+      if (r->interfaces != nullptr) r->interfaces->Update(ifs);
     }
     if (!ended && res.state == capture::PollResult::State::kEnd) {
       Log(LogLevel::kInfo, "source_ended", "capture source reached its end", {{"source", r->name}});
@@ -452,6 +457,7 @@ int RunCommand(std::span<const std::string_view> argv) {
   const capture::SiteClassifier site(config.site);
   analytics::PipelineOptions pipeline_options = config.pipeline;
   pipeline_options.site = &site;
+  SflowInterfaceBook sflow_interfaces;  // outlives the runners, which hold it
   std::vector<std::unique_ptr<SourceRunner>> runners;
 #if defined(WB_WITH_DPDK)
   std::vector<std::unique_ptr<capture::DpdkRuntime>> dpdk_runtimes;
@@ -531,6 +537,7 @@ int RunCommand(std::span<const std::string_view> argv) {
       add(std::unique_ptr<capture::PacketSource>(std::move(*c)), 0);
       runners.back()->collector = raw;
       runners.back()->site = &site;
+      runners.back()->interfaces = &sflow_interfaces;
     }
   }
   for (const auto& r : runners)
@@ -643,9 +650,12 @@ int RunCommand(std::span<const std::string_view> argv) {
     for (const auto& r : runners) {
       AddSourceToSnapshot(*r->source, out);
       AddPipelineToSnapshot(*r->pipeline, po, out);
+      if (r->collector != nullptr)
+        AddFlowInputToSnapshot(r->name, r->collector->flow_counters(), out);
       newest = std::max(newest, r->newest_ns.load(std::memory_order_relaxed));
     }
     out->newest_packet = StreamTime{newest};
+    sflow_interfaces.AddToSnapshot(out);
     out->merger_late_updates = merger.late_updates();
     out->ingest_windows = IngestWindows(detect_at_start);
     AddIngestPeaks(engine, &out->ingest_windows);

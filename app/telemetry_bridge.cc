@@ -66,6 +66,70 @@ void FillPipelineSnapshot(const analytics::ShardedPipeline& pipeline,
   out->merger_late_updates += merger.late_updates();
 }
 
+std::string FlowInputName(const capture::FlowInputOptions& input) {
+  const IpAddress& a = input.listen_address;
+  const std::string host = a.IsV4() ? a.ToString() : "[" + a.ToString() + "]";
+  return std::string(capture::FlowProtocolName(input.protocol)) + ":" + host + ":" +
+         std::to_string(input.port);
+}
+
+void AddFlowInputToSnapshot(const std::string& source, const capture::FlowProtocolCounters& c,
+                            telemetry::PipelineSnapshot* out) {
+  telemetry::FlowInputSnapshot s;
+  s.source = source;
+  s.datagrams = c.datagrams.Get();
+  s.flow_records = c.flow_records.Get();
+  s.sampled_packets = c.sampled_packets.Get();
+  s.counter_samples = c.counter_samples.Get();
+  s.templates_learned = c.templates_learned.Get();
+  s.templates_withdrawn = c.templates_withdrawn.Get();
+  s.templates_expired = c.templates_expired.Get();
+  for (std::size_t r = 0; r < capture::kFlowDropReasonCount; ++r) s.dropped[r] = c.dropped[r].Get();
+  out->flow_inputs.push_back(std::move(s));
+}
+
+void SflowInterfaceBook::Update(const std::vector<capture::SflowInterfaceCounters>& counters) {
+  if (counters.empty()) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const capture::SflowInterfaceCounters& c : counters) {
+    auto key = std::make_pair(c.agent.ToString(), c.if_index);
+    auto it = latest_.find(key);
+    if (it == latest_.end()) {
+      if (latest_.size() >= max_) {
+        ++untracked_;
+        continue;
+      }
+      it = latest_.emplace(std::move(key), telemetry::SflowInterfaceSnapshot{}).first;
+    }
+    telemetry::SflowInterfaceSnapshot& s = it->second;
+    s.agent = it->first.first;
+    s.if_index = c.if_index;
+    s.speed_bps = c.if_speed_bps;
+    s.up = (c.if_status & 2u) != 0;  // bit 1: ifOperStatus up (bit 0 is ifAdminStatus)
+    s.in_octets = c.in_octets;
+    s.out_octets = c.out_octets;
+    s.in_packets =
+        std::uint64_t{c.in_unicast_packets} + c.in_multicast_packets + c.in_broadcast_packets;
+    s.out_packets =
+        std::uint64_t{c.out_unicast_packets} + c.out_multicast_packets + c.out_broadcast_packets;
+    s.in_discards = c.in_discards;
+    s.out_discards = c.out_discards;
+    s.in_errors = c.in_errors;
+    s.out_errors = c.out_errors;
+  }
+}
+
+void SflowInterfaceBook::AddToSnapshot(telemetry::PipelineSnapshot* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, s] : latest_) out->sflow_interfaces.push_back(s);
+  out->sflow_interfaces_untracked += untracked_;
+}
+
+std::size_t SflowInterfaceBook::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return latest_.size();
+}
+
 std::vector<telemetry::IngestWindowSnapshot> IngestWindows(const analytics::DetectOptions& detect) {
   std::vector<telemetry::IngestWindowSnapshot> w;
   for (const analytics::IngestWindowOptions& o : detect.ingest.windows) {
@@ -149,6 +213,7 @@ void ReplayTelemetry::Fill(telemetry::PipelineSnapshot* out) {
     FillPipelineSnapshot(*runtime_.pipeline, pipeline_, *runtime_.source, *runtime_.merger, out);
     out->ingest_windows = windows_;
     if (runtime_.engine != nullptr) AddIngestPeaks(*runtime_.engine, &out->ingest_windows);
+    if (extra_) extra_(out);  // (last_ was filled this way: not twice)
   }
   if (metered_ != nullptr) out->newest_packet = metered_->newest_packet();
 }

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -17,6 +19,8 @@
 #include "replay.h"
 #include "weighbridge/analytics/detectors.h"
 #include "weighbridge/analytics/flow.h"
+#include "weighbridge/capture/flow_collector.h"
+#include "weighbridge/capture/sflow.h"
 #include "weighbridge/capture/source.h"
 #include "weighbridge/telemetry/metrics.h"
 
@@ -47,6 +51,31 @@ void FillPipelineSnapshot(const analytics::ShardedPipeline& pipeline,
                           const analytics::PipelineOptions& options,
                           const capture::PacketSource& source,
                           const analytics::UpdateMerger& merger, telemetry::PipelineSnapshot* out);
+
+// A flow-protocol input's name in metrics: "sflow:0.0.0.0:6343", as FlowCollector::Name().
+std::string FlowInputName(const capture::FlowInputOptions& input);
+
+// Adds one flow-protocol input's counters (weighbridge_flow_input_*). Any thread.
+void AddFlowInputToSnapshot(const std::string& source, const capture::FlowProtocolCounters& c,
+                            telemetry::PipelineSnapshot* out);
+
+// The latest sFlow generic interface counters of each (agent, ifIndex), for metrics: the capture
+// thread hands over what its inputs decoded, a scrape copies. At most `max_interfaces` are kept
+// (agents are allow-listed, but a misconfigured one could report any index); counter samples of
+// others are counted as untracked. Thread-safe.
+class SflowInterfaceBook {
+ public:
+  explicit SflowInterfaceBook(std::size_t max_interfaces = 4096) : max_(max_interfaces) {}
+  void Update(const std::vector<capture::SflowInterfaceCounters>& counters);
+  void AddToSnapshot(telemetry::PipelineSnapshot* out) const;
+  std::size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::size_t max_;
+  std::map<std::pair<std::string, std::uint32_t>, telemetry::SflowInterfaceSnapshot> latest_;
+  std::uint64_t untracked_ = 0;
+};
 
 // The ingest windows with their thresholds; peak_payload_bytes 0 (see AddIngestPeaks).
 std::vector<telemetry::IngestWindowSnapshot> IngestWindows(const analytics::DetectOptions& detect);
@@ -105,6 +134,11 @@ class ReplayTelemetry {
 
   // The snapshot a scrape sees now.
   void Fill(telemetry::PipelineSnapshot* out);
+  // Adds to every snapshot while the replay runs (and to the one kept after it): the
+  // flow-protocol inputs' counters, which live outside ReplayRuntime. Set before RunReplay.
+  void SetExtraFill(std::function<void(telemetry::PipelineSnapshot*)> fill) {
+    extra_ = std::move(fill);
+  }
 
  private:
   telemetry::Metrics* metrics_;
@@ -114,6 +148,7 @@ class ReplayTelemetry {
   std::mutex mu_;  // guards runtime_ and last_: a scrape never reads a runtime being torn down
   ReplayRuntime runtime_;
   telemetry::PipelineSnapshot last_;
+  std::function<void(telemetry::PipelineSnapshot*)> extra_;
 };
 
 }  // namespace weighbridge::app

@@ -249,10 +249,45 @@ HEALTH = dashboard(
             w=24, h=5, desc="Version of each sensor (weighbridge_build_info)."),
     ])
 
+FLOW_INPUTS = dashboard(
+    "weighbridge-flow-inputs", "weighbridge / Flow inputs",
+    "sFlow, IPFIX and NetFlow inputs: datagrams, what was dropped and why, samples and records, templates, and the interface counters sFlow agents report.",
+    [
+        panel("timeseries", "Datagrams received", [
+            target('sum by (source) (rate(weighbridge_flow_input_datagrams_total{%s}[%s]))' % (SEL, RI), "{{source}}")],
+            unit="pps", w=8, desc="Flow-protocol datagrams per input, allowed or not."),
+        panel("timeseries", "Dropped by reason", [
+            target('sum by (source, reason) (rate(weighbridge_flow_input_dropped_total{%s}[%s])) > 0' % (SEL, RI), "{{source}} {{reason}}"),
+            target('sum(rate(weighbridge_flow_input_dropped_total{%s}[%s]))' % (SEL, RI), "all reasons")],
+            unit="ops", w=8, desc="Datagrams, sets, samples or records dropped; reasons in docs/flow-protocols.md. exporter_not_allowed: an exporter missing from the input's `exporters`."),
+        panel("timeseries", "Samples, records and interface reports", [
+            target('sum by (source) (rate(weighbridge_flow_input_samples_total{%s}[%s]))' % (SEL, RI), "{{source}} samples"),
+            target('sum by (source) (rate(weighbridge_flow_input_records_total{%s}[%s]))' % (SEL, RI), "{{source}} records"),
+            target('sum by (source) (rate(weighbridge_flow_input_interface_reports_total{%s}[%s]))' % (SEL, RI), "{{source}} interface reports")],
+            unit="ops", w=8),
+        panel("timeseries", "Templates", [
+            target('sum by (source, event) (rate(weighbridge_flow_input_templates_total{%s}[%s]))' % (SEL, RI), "{{source}} {{event}}")],
+            unit="ops", w=8, desc="IPFIX / NetFlow v9 templates learned (or refreshed), withdrawn and expired."),
+        panel("timeseries", "Interface throughput (agents' counters)", [
+            target('sum by (agent, ifindex, direction) (rate(weighbridge_sflow_interface_octets_total{%s}[%s])) * 8' % (SEL, RI), "{{agent}} if{{ifindex}} {{direction}}")],
+            unit="bps", w=16, desc="What the sFlow agents count on their interfaces: the unsampled total to compare the sampled estimates with."),
+        panel("timeseries", "Interface packets, discards and errors", [
+            target('sum by (agent, ifindex, direction) (rate(weighbridge_sflow_interface_packets_total{%s}[%s]))' % (SEL, RI), "{{agent}} if{{ifindex}} {{direction}} packets"),
+            target('sum by (agent, ifindex, direction) (rate(weighbridge_sflow_interface_discards_total{%s}[%s]))' % (SEL, RI), "{{agent}} if{{ifindex}} {{direction}} discards"),
+            target('sum by (agent, ifindex, direction) (rate(weighbridge_sflow_interface_errors_total{%s}[%s]))' % (SEL, RI), "{{agent}} if{{ifindex}} {{direction}} errors")],
+            unit="pps", w=12),
+        panel("table", "Interfaces", [
+            target('max by (agent, ifindex) (weighbridge_sflow_interface_speed_bps{%s})' % SEL, instant=True, ref="A"),
+            target('max by (agent, ifindex) (weighbridge_sflow_interface_up{%s})' % SEL, instant=True, ref="B"),
+            target('sum(weighbridge_sflow_interfaces_untracked_total{%s})' % SEL, instant=True, ref="C")],
+            w=12, desc="Speed and operational status per agent interface; C: counter samples of interfaces beyond the 4096 tracked."),
+    ])
+
 FILES = {
     "weighbridge-overview.json": OVERVIEW,
     "weighbridge-transfers.json": TRANSFERS,
     "weighbridge-sensor-health.json": HEALTH,
+    "weighbridge-flow-inputs.json": FLOW_INPUTS,
 }
 
 

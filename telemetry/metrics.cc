@@ -255,6 +255,7 @@ class Metrics::Impl final : public prometheus::Collectable,
     std::vector<MetricFamily> out;
     CollectBuild(&out);
     CollectSnapshot(s, &out);
+    CollectFlowInputs(s, &out);
     CollectFlows(&out);
     CollectTop(&out);
     CollectTransfers(&out);
@@ -513,6 +514,83 @@ class Metrics::Impl final : public prometheus::Collectable,
                   "Wall time to hand one burst of packets to the shards (sampled per burst).",
                   MetricType::Histogram)
         .AddMetric(burst_seconds_.ToMetric(kBurstBuckets));
+  }
+
+  // Flow-protocol inputs: only a sensor with such inputs has these families.
+  static void CollectFlowInputs(const PipelineSnapshot& s, std::vector<MetricFamily>* out) {
+    if (!s.flow_inputs.empty()) {
+      FamilyBuilder dg(out, "weighbridge_flow_input_datagrams_total",
+                       "Flow-protocol datagrams received, by input (allowed or not).",
+                       MetricType::Counter);
+      FamilyBuilder rec(out, "weighbridge_flow_input_records_total",
+                        "IPFIX / NetFlow flow records decoded, by input.", MetricType::Counter);
+      FamilyBuilder smp(out, "weighbridge_flow_input_samples_total",
+                        "sFlow sampled packet headers decoded (each stands for sampling-rate "
+                        "packets), by input.",
+                        MetricType::Counter);
+      FamilyBuilder cs(out, "weighbridge_flow_input_interface_reports_total",
+                       "sFlow counter samples (interface reports) kept, by input.",
+                       MetricType::Counter);
+      FamilyBuilder tpl(out, "weighbridge_flow_input_templates_total",
+                        "IPFIX / NetFlow v9 templates learned, withdrawn and expired, by input.",
+                        MetricType::Counter);
+      FamilyBuilder drop(out, "weighbridge_flow_input_dropped_total",
+                         "Flow-protocol datagrams, sets, samples or records dropped, by input "
+                         "and reason (docs/flow-protocols.md).",
+                         MetricType::Counter);
+      for (const FlowInputSnapshot& in : s.flow_inputs) {
+        const std::vector<ClientMetric::Label> l = {{"source", in.source}};
+        dg.Add(D(in.datagrams), l);
+        rec.Add(D(in.flow_records), l);
+        smp.Add(D(in.sampled_packets), l);
+        cs.Add(D(in.counter_samples), l);
+        tpl.Add(D(in.templates_learned), {{"source", in.source}, {"event", "learned"}})
+            .Add(D(in.templates_withdrawn), {{"source", in.source}, {"event", "withdrawn"}})
+            .Add(D(in.templates_expired), {{"source", in.source}, {"event", "expired"}});
+        for (std::size_t r = 0; r < capture::kFlowDropReasonCount; ++r) {
+          drop.Add(D(in.dropped[r]),
+                   {{"source", in.source},
+                    {"reason",
+                     std::string(capture::ReasonName(static_cast<capture::FlowDropReason>(r)))}});
+        }
+      }
+    }
+    if (s.sflow_interfaces.empty() && s.sflow_interfaces_untracked == 0) return;
+    FamilyBuilder oct(out, "weighbridge_sflow_interface_octets_total",
+                      "Octets an sFlow agent counted on an interface (ifIn/OutOctets), by "
+                      "direction.",
+                      MetricType::Counter);
+    FamilyBuilder pkt(out, "weighbridge_sflow_interface_packets_total",
+                      "Packets an sFlow agent counted on an interface (unicast, multicast and "
+                      "broadcast), by direction.",
+                      MetricType::Counter);
+    FamilyBuilder dis(out, "weighbridge_sflow_interface_discards_total",
+                      "Packets an sFlow agent discarded on an interface, by direction.",
+                      MetricType::Counter);
+    FamilyBuilder err(out, "weighbridge_sflow_interface_errors_total",
+                      "Packets with errors on an sFlow agent's interface, by direction.",
+                      MetricType::Counter);
+    FamilyBuilder speed(out, "weighbridge_sflow_interface_speed_bps",
+                        "An sFlow agent's interface speed (ifSpeed), bits/s.", MetricType::Gauge);
+    FamilyBuilder up(out, "weighbridge_sflow_interface_up",
+                     "1 when the interface's operational status is up.", MetricType::Gauge);
+    for (const SflowInterfaceSnapshot& i : s.sflow_interfaces) {
+      const std::string index = std::to_string(i.if_index);
+      auto dir = [&](const char* d) -> std::vector<ClientMetric::Label> {
+        return {{"agent", i.agent}, {"ifindex", index}, {"direction", d}};
+      };
+      oct.Add(D(i.in_octets), dir("in")).Add(D(i.out_octets), dir("out"));
+      pkt.Add(D(i.in_packets), dir("in")).Add(D(i.out_packets), dir("out"));
+      dis.Add(D(i.in_discards), dir("in")).Add(D(i.out_discards), dir("out"));
+      err.Add(D(i.in_errors), dir("in")).Add(D(i.out_errors), dir("out"));
+      speed.Add(D(i.speed_bps), {{"agent", i.agent}, {"ifindex", index}});
+      up.Add(i.up ? 1.0 : 0.0, {{"agent", i.agent}, {"ifindex", index}});
+    }
+    FamilyBuilder(out, "weighbridge_sflow_interfaces_untracked_total",
+                  "sFlow counter samples not kept: their interface was beyond the number "
+                  "tracked.",
+                  MetricType::Counter)
+        .Add(D(s.sflow_interfaces_untracked));
   }
 
   void CollectFlows(std::vector<MetricFamily>* out) const {

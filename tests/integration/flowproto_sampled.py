@@ -32,9 +32,15 @@ import json
 import math
 import os
 import random
+import re
+import shutil
+import signal
+import socket
 import struct
+import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wbtest  # noqa: E402
@@ -76,15 +82,43 @@ def flow_sample(header, frame_len):
     return struct.pack("!II", 1, len(body)) + body
 
 
-def datagram(seq, samples):
-    hdr = struct.pack("!II4sIIII", 5, 1, ip4(AGENT), 0, seq, 1000 + seq, len(samples))
+def datagram(seq, samples, version=5):
+    hdr = struct.pack("!II4sIIII", version, 1, ip4(AGENT), 0, seq, 1000 + seq, len(samples))
     return hdr + b"".join(samples)
 
 
-def udp_frame(payload):
+# The agent's interfaces, as its counter samples report them: ifIndex -> (speed, status, base
+# octets in, base octets out). Counters grow per report; the metrics must show the last report.
+INTERFACES = {3: (100 * 10**9, 3, 10**15, 2 * 10**15), 7: (400 * 10**9, 1, 5 * 10**12, 0)}
+COUNTER_SLOTS = range(0, SLOTS, 144)  # one report per interface per day
+STRANGER = "192.0.2.99"  # not an allowed exporter
+
+
+def if_counters(index, day):
+    """(field values) of generic interface counters for ifIndex `index` on day `day`."""
+    speed, status, in0, out0 = INTERFACES[index]
+    return {"index": index, "type": 6, "speed": speed, "direction": 1, "status": status,
+            "in_octets": in0 + day * 10**13 + index, "in_ucast": 1000 * day + 1,
+            "in_mcast": 20 * day, "in_bcast": day, "in_discards": 3 * day, "in_errors": day,
+            "in_unknown": 0, "out_octets": out0 + day * 7 * 10**12, "out_ucast": 900 * day,
+            "out_mcast": 2 * day, "out_bcast": 0, "out_discards": 5 * day, "out_errors": 2 * day}
+
+
+def counter_sample(seq, c):
+    """sFlow v5 counters sample (format 2) with one generic interface record (format 1)."""
+    rec = struct.pack("!IIQIIQIIIIIIQIIIIII", c["index"], c["type"], c["speed"], c["direction"],
+                      c["status"], c["in_octets"], c["in_ucast"], c["in_mcast"], c["in_bcast"],
+                      c["in_discards"], c["in_errors"], c["in_unknown"], c["out_octets"],
+                      c["out_ucast"], c["out_mcast"], c["out_bcast"], c["out_discards"],
+                      c["out_errors"], 0)
+    body = struct.pack("!III", seq, c["index"], 1) + struct.pack("!II", 1, len(rec)) + rec
+    return struct.pack("!II", 2, len(body)) + body
+
+
+def udp_frame(payload, src=AGENT):
     udp = struct.pack("!HHHH", 50000, PORT, 8 + len(payload), 0)
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(payload), 0, 0, 64, 17, 0,
-                     ip4(AGENT), ip4(COLLECTOR))
+                     ip4(src), ip4(COLLECTOR))
     return b"\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02\x08\x00" + ip + udp + payload
 
 
@@ -118,6 +152,8 @@ def make_capture(path, seed):
         truth[(src, dst)] = {"packets": 0, "bytes": 0, "samples": 0, "l3": l3}
     n_ingest = 32
     n_web = 16
+    extra = {"counter_samples": 0, "interfaces": {}, "exporter_not_allowed": 0,
+             "unknown_version": 0}
     with open(path, "wb") as fh:
         fh.write(struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1))
         seq = 0
@@ -146,16 +182,137 @@ def make_capture(path, seed):
                 t["samples"] += k
                 slot_samples.extend([pre[i]] * k)
             rnd.shuffle(slot_samples)
+            frames = []
             ndg = (len(slot_samples) + SAMPLES_PER_DATAGRAM - 1) // SAMPLES_PER_DATAGRAM
             for d in range(ndg):
                 chunk = slot_samples[d * SAMPLES_PER_DATAGRAM:(d + 1) * SAMPLES_PER_DATAGRAM]
-                frame = udp_frame(datagram(seq, chunk))
+                frames.append(udp_frame(datagram(seq, chunk)))
                 seq += 1
-                ts = START_NS + slot * SLOT_NS + d * (SLOT_NS // (ndg + 1))
+            if slot in COUNTER_SLOTS:
+                # Once a day: the agent's interface counters, and two datagrams that must be
+                # counted and dropped: one from a stranger, one of an unknown sFlow version.
+                day = slot // 144
+                cs = [counter_sample(seq, if_counters(i, day)) for i in sorted(INTERFACES)]
+                frames.append(udp_frame(datagram(seq, cs)))
+                seq += 1
+                extra["counter_samples"] += len(cs)
+                for i in INTERFACES:
+                    extra["interfaces"][i] = if_counters(i, day)
+                frames.append(udp_frame(datagram(seq, [pre[0]]), src=STRANGER))
+                frames.append(udp_frame(datagram(seq, [pre[0]], version=4)))
+                seq += 2
+                extra["exporter_not_allowed"] += 1
+                extra["unknown_version"] += 1
+            for d, frame in enumerate(frames):
+                ts = START_NS + slot * SLOT_NS + d * (SLOT_NS // (len(frames) + 1))
                 fh.write(struct.pack("<IIII", ts // 10**9, ts % 10**9, len(frame), len(frame)))
                 fh.write(frame)
             samples_out.append(len(slot_samples))
-    return truth, seq, sum(samples_out), burst
+    return truth, seq, sum(samples_out), burst, extra
+
+
+def parse_metrics(text):
+    """{(name, frozenset(label pairs)): value} of an exposition text."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m:
+            labels = frozenset(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
+    """`replay --metrics` of the week: the flow-input and sFlow interface families against what
+    the maker wrote (datagrams, samples, drops by reason, each interface's last report)."""
+    with socket.socket() as sk:
+        sk.bind(("127.0.0.1", 0))
+        port = sk.getsockname()[1]
+    proc = subprocess.Popen([binary, "replay", cap, "--config", cfg, "--no-progress",
+                             "--metrics", "127.0.0.1:%d" % port, "--linger", "60s"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    src = ("source", "sflow:0.0.0.0:%d" % PORT)
+
+    def value(m, name, *labels):
+        return m.get((name, frozenset(labels)))
+
+    got = None
+    text = ""
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=2) as r:
+                    text = r.read().decode()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            m = parse_metrics(text)
+            if value(m, "weighbridge_flow_input_interface_reports_total", src) == \
+                    extra["counter_samples"] and \
+                    value(m, "weighbridge_flow_input_datagrams_total", src) == datagrams:
+                got = m
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if not fails.check(got is not None, "the metrics never showed every datagram and counter "
+                       "sample: %s" % [l for l in text.splitlines() if "flow_input" in l][:8]):
+        return
+    m = got
+    fails.check(value(m, "weighbridge_flow_input_samples_total", src) == samples,
+                "flow_input_samples_total %r, the maker wrote %d" %
+                (value(m, "weighbridge_flow_input_samples_total", src), samples))
+    fails.check(value(m, "weighbridge_flow_input_records_total", src) == 0, "records from sFlow")
+    drops = {dict(k[1])["reason"]: v for k, v in m.items()
+             if k[0] == "weighbridge_flow_input_dropped_total"}
+    want = {"exporter_not_allowed": extra["exporter_not_allowed"],
+            "unknown_version": extra["unknown_version"]}
+    fails.check({r: v for r, v in drops.items() if v} == want and len(drops) >= 16,
+                "dropped by reason %s, want %s (and every reason listed)" % (drops, want))
+    for index, c in sorted(extra["interfaces"].items()):
+        base = (("agent", AGENT), ("ifindex", str(index)))
+        wants = [("weighbridge_sflow_interface_octets_total", "in", c["in_octets"]),
+                 ("weighbridge_sflow_interface_octets_total", "out", c["out_octets"]),
+                 ("weighbridge_sflow_interface_packets_total", "in",
+                  c["in_ucast"] + c["in_mcast"] + c["in_bcast"]),
+                 ("weighbridge_sflow_interface_packets_total", "out",
+                  c["out_ucast"] + c["out_mcast"] + c["out_bcast"]),
+                 ("weighbridge_sflow_interface_discards_total", "in", c["in_discards"]),
+                 ("weighbridge_sflow_interface_discards_total", "out", c["out_discards"]),
+                 ("weighbridge_sflow_interface_errors_total", "in", c["in_errors"]),
+                 ("weighbridge_sflow_interface_errors_total", "out", c["out_errors"])]
+        for name, d, v in wants:
+            g = value(m, name, *base, ("direction", d))
+            # Exposition values are doubles: octet counters above 2^53 lose their last digits.
+            fails.check(g is not None and abs(g - v) <= v * 1e-15,
+                        "%s{ifindex=%d,direction=%s} = %r, the agent's last report says %d" %
+                        (name, index, d, g, v))
+        fails.check(value(m, "weighbridge_sflow_interface_speed_bps", *base) == c["speed"],
+                    "ifindex %d speed" % index)
+        fails.check(value(m, "weighbridge_sflow_interface_up", *base) ==
+                    (1 if c["status"] & 2 else 0), "ifindex %d oper status" % index)
+    if shutil.which("promtool"):
+        lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        fails.check(lint.returncode == 0 and not lint.stdout.strip(),
+                    "promtool check metrics: %s" % lint.stdout.decode())
+    # The flow-inputs dashboard charts only families this scrape has (integration.
+    # telemetry_prometheus checks its PromQL against a real Prometheus).
+    dash = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "dashboards",
+                        "weighbridge-flow-inputs.json")
+    with open(dash, encoding="utf-8") as fh:
+        exprs = [t["expr"] for p in json.load(fh)["panels"] for t in p["targets"]]
+    exported = {k[0] for k in m}
+    for name in sorted({n for e in exprs for n in re.findall(r"\b(weighbridge_[a-z0-9_]+)", e)}):
+        fails.check(name in exported, "the flow-inputs dashboard uses %s, not in the scrape" % name)
+    print("metrics: %d datagrams, %d samples, drops %s, %d interfaces as last reported" %
+          (datagrams, samples, want, len(extra["interfaces"])), flush=True)
 
 
 def latest_versions(alerts, kind):
@@ -259,7 +416,7 @@ def main():
     try:
         cap = os.path.join(workdir, "week-sflow.pcap")
         t0 = time.time()
-        truth, datagrams, samples, burst = make_capture(cap, args.seed)
+        truth, datagrams, samples, burst, made = make_capture(cap, args.seed)
         true_total = sum(t["bytes"] for t in truth.values())
         print("maker: %d datagrams, %d samples standing for %.1f TB over 7 days (%.1f s)" %
               (datagrams, samples, true_total / 1e12, time.time() - t0), flush=True)
@@ -287,7 +444,10 @@ def main():
         fails.check(wall < 60, "the week took %.1f s to replay" % wall)
         fails.check(counters["datagrams"] == datagrams, "datagrams: %d of %d" %
                     (counters["datagrams"], datagrams))
-        fails.check(sum(counters["dropped"].values()) == 0, "dropped: %s" % counters["dropped"])
+        want_dropped = {"exporter_not_allowed": made["exporter_not_allowed"],
+                        "unknown_version": made["unknown_version"]}
+        fails.check({k: v for k, v in counters["dropped"].items() if v} == want_dropped,
+                    "dropped: %s, want %s" % (counters["dropped"], want_dropped))
         est_total = 0
         est_inbound = 0
         var_total = 0.0
@@ -350,6 +510,7 @@ def main():
                       % (b / 1e12, burst / 1e12, true_total / 1e12))
                 check_ingest_error(fails, ingest)
             check_upload_alert(fails, alerts, truth)
+            check_metrics(fails, args.binary, cap, cfg, workdir, datagrams, samples, made)
     finally:
         wbtest.remove_dir(workdir)
     fails.finish()

@@ -48,16 +48,6 @@ def http_get(url):
         return None, str(e)
 
 
-def wait_for(pred, seconds, step=0.1):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
 CONFIG = """site:
   inside: [10.0.0.0/8]
 capture:
@@ -140,7 +130,7 @@ def main():
         proc = subprocess.Popen([args.binary, "run", "--config", cfg, "--log-format", "json"],
                                 stdout=subprocess.DEVNULL, stderr=err)
         base = "http://127.0.0.1:%d" % health
-        status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        status, body = wbtest.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
             http_get(base + "/health")), 10) or (None, "")
         check(status == 200, "/health never answered 200: %r %r" % (status, body))
         if status == 200:
@@ -154,13 +144,13 @@ def main():
             return wbtest.load_jsonl(log) if os.path.exists(log) else []
 
         # The upload (1 GB at 10 Gbit/s) is over within a few seconds of stream time.
-        got = wait_for(lambda: [a for a in alerts() if a["kind"] == "weight_transfer"], 30)
+        got = wbtest.wait_for(lambda: [a for a in alerts() if a["kind"] == "weight_transfer"], 30)
         check(bool(got), "no weight_transfer alert in the alert log while running")
         if got:
             check(got[0]["state"] == "active" and got[0]["inside"] == "10.30.1.10",
                   "first alert: %r" % got[0])
         # Transfers end on silence (gap 2 s + timeouts): the ended version comes while running.
-        ended = wait_for(lambda: [a for a in alerts() if a["kind"] == "weight_transfer"
+        ended = wbtest.wait_for(lambda: [a for a in alerts() if a["kind"] == "weight_transfer"
                                   and a["state"] == "ended"], 30)
         check(bool(ended), "the upload's alert never ended while the link was silent")
         if ended:

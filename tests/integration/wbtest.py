@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP_CODE = 77
 
@@ -77,6 +78,17 @@ def help_text(binary, *sub):
     except (subprocess.TimeoutExpired, OSError):
         return ""
     return (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def wait_for(pred, seconds, step=0.1):
+    """pred()'s first truthy value within `seconds` (polled every `step`), else its last value."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
 
 
 def replay_supported(binary):

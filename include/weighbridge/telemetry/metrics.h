@@ -16,6 +16,7 @@
 #include "weighbridge/analytics/flow.h"
 #include "weighbridge/analytics/transfer.h"
 #include "weighbridge/capture/decode.h"
+#include "weighbridge/capture/flow_record.h"
 #include "weighbridge/capture/source.h"
 #include "weighbridge/core/result.h"
 #include "weighbridge/core/units.h"
@@ -82,6 +83,37 @@ struct HistorySnapshot {
   std::uint64_t db_size_bytes = 0;    // RocksDB's estimate of live data on disk
 };
 
+// One flow-protocol input (an sflow / ipfix / netflow `capture:` entry): its
+// capture::FlowProtocolCounters.
+struct FlowInputSnapshot {
+  std::string source;  // "sflow:0.0.0.0:6343" (a bounded set: the config's)
+  std::uint64_t datagrams = 0;
+  std::uint64_t flow_records = 0;
+  std::uint64_t sampled_packets = 0;
+  std::uint64_t counter_samples = 0;
+  std::uint64_t templates_learned = 0;
+  std::uint64_t templates_withdrawn = 0;
+  std::uint64_t templates_expired = 0;
+  std::array<std::uint64_t, capture::kFlowDropReasonCount> dropped{};  // by FlowDropReason
+};
+
+// The latest sFlow generic interface counters of one agent's interface, as the agent counts
+// them (cumulative; they restart when the device does).
+struct SflowInterfaceSnapshot {
+  std::string agent;  // the agent address from the sFlow header (exporters are allow-listed)
+  std::uint32_t if_index = 0;
+  std::uint64_t speed_bps = 0;
+  bool up = false;  // ifOperStatus
+  std::uint64_t in_octets = 0;
+  std::uint64_t out_octets = 0;
+  std::uint64_t in_packets = 0;  // unicast + multicast + broadcast
+  std::uint64_t out_packets = 0;
+  std::uint64_t in_discards = 0;
+  std::uint64_t out_discards = 0;
+  std::uint64_t in_errors = 0;
+  std::uint64_t out_errors = 0;
+};
+
 // What the pipeline's objects know, copied at scrape time. Counters stay where they are counted
 // (shard-local, decoder-local) and are summed here.
 struct PipelineSnapshot {
@@ -106,6 +138,10 @@ struct PipelineSnapshot {
       deliveries{};  // [receiver][result]
   HistorySnapshot history;
   StreamTime newest_packet;  // stream time of the newest packet read; 0: unknown
+  // Flow-protocol inputs and the sFlow interfaces they report (families only when present).
+  std::vector<FlowInputSnapshot> flow_inputs;
+  std::vector<SflowInterfaceSnapshot> sflow_interfaces;
+  std::uint64_t sflow_interfaces_untracked = 0;  // counter samples beyond the tracked interfaces
 };
 
 // The process's metrics. One per process; owned by app/. The sinks are called on one analytics

@@ -64,6 +64,35 @@ Truth GeneratorTruth(const capture::SynthOptions& o, const capture::SiteClassifi
   return t;
 }
 
+// The latest report per (agent, ifIndex) wins; interfaces beyond the cap are counted, not kept.
+TEST(SflowInterfaceBook, KeepsTheLatestReportAndBoundsTheInterfaces) {
+  SflowInterfaceBook book(2);
+  auto report = [](const char* agent, std::uint32_t index, std::uint64_t in_octets) {
+    capture::SflowInterfaceCounters c;
+    c.agent = *IpAddress::Parse(agent);
+    c.if_index = index;
+    c.in_octets = in_octets;
+    c.in_unicast_packets = 10;
+    c.in_multicast_packets = 2;
+    c.in_broadcast_packets = 1;
+    c.if_status = 3;  // admin and oper up
+    return c;
+  };
+  book.Update({report("192.0.2.1", 1, 100), report("192.0.2.1", 2, 200)});
+  book.Update({report("192.0.2.1", 1, 150), report("192.0.2.2", 1, 999)});  // third: untracked
+  EXPECT_EQ(book.size(), 2u);
+  telemetry::PipelineSnapshot snap;
+  book.AddToSnapshot(&snap);
+  ASSERT_EQ(snap.sflow_interfaces.size(), 2u);
+  EXPECT_EQ(snap.sflow_interfaces_untracked, 1u);
+  for (const telemetry::SflowInterfaceSnapshot& s : snap.sflow_interfaces) {
+    EXPECT_EQ(s.agent, "192.0.2.1");
+    EXPECT_EQ(s.in_octets, s.if_index == 1 ? 150u : 200u);
+    EXPECT_EQ(s.in_packets, 13u);
+    EXPECT_TRUE(s.up);
+  }
+}
+
 TEST(TelemetryBridge, ReplayCountsMatchTheGeneratorsTruth) {
   capture::SynthOptions synth;
   synth.scenario = "edge-mix";

@@ -340,6 +340,51 @@ TEST(Metrics, SnapshotIsSummedAndEveryDecodeReasonIsListed) {
   EXPECT_GT(*Value(text, "weighbridge_pipeline_lag_seconds"), 1.6e9);  // stream time is 1970
 }
 
+// Flow-protocol families exist only with such inputs, and carry every drop reason.
+TEST(Metrics, FlowInputFamiliesOnlyWithFlowInputs) {
+  Metrics m;
+  EXPECT_FALSE(Value(m.RenderText(), "weighbridge_flow_input_datagrams_total",
+                     {{"source", "sflow:0.0.0.0:6343"}}));
+  m.SetSnapshotSource([](PipelineSnapshot* s) {
+    FlowInputSnapshot in;
+    in.source = "sflow:0.0.0.0:6343";
+    in.datagrams = 100;
+    in.sampled_packets = 950;
+    in.dropped[static_cast<std::size_t>(capture::FlowDropReason::kExporterNotAllowed)] = 7;
+    in.templates_expired = 2;
+    s->flow_inputs.push_back(in);
+    SflowInterfaceSnapshot i;
+    i.agent = "192.0.2.1";
+    i.if_index = 3;
+    i.in_octets = 123'456'789;
+    i.out_errors = 4;
+    i.speed_bps = 100'000'000'000;
+    i.up = true;
+    s->sflow_interfaces.push_back(i);
+  });
+  const std::string text = m.RenderText();
+  const std::map<std::string, std::string> src = {{"source", "sflow:0.0.0.0:6343"}};
+  EXPECT_EQ(Value(text, "weighbridge_flow_input_datagrams_total", src), 100);
+  EXPECT_EQ(Value(text, "weighbridge_flow_input_samples_total", src), 950);
+  EXPECT_EQ(Value(text, "weighbridge_flow_input_dropped_total",
+                  {{"source", "sflow:0.0.0.0:6343"}, {"reason", "exporter_not_allowed"}}),
+            7);
+  EXPECT_EQ(Value(text, "weighbridge_flow_input_templates_total",
+                  {{"source", "sflow:0.0.0.0:6343"}, {"event", "expired"}}),
+            2);
+  int reasons = 0;
+  for (const Sample& x : Parse(text)) reasons += x.name == "weighbridge_flow_input_dropped_total";
+  EXPECT_EQ(reasons, static_cast<int>(capture::kFlowDropReasonCount));
+  EXPECT_EQ(Value(text, "weighbridge_sflow_interface_octets_total",
+                  {{"agent", "192.0.2.1"}, {"ifindex", "3"}, {"direction", "in"}}),
+            123'456'789);
+  EXPECT_EQ(Value(text, "weighbridge_sflow_interface_errors_total",
+                  {{"agent", "192.0.2.1"}, {"ifindex", "3"}, {"direction", "out"}}),
+            4);
+  EXPECT_EQ(
+      Value(text, "weighbridge_sflow_interface_up", {{"agent", "192.0.2.1"}, {"ifindex", "3"}}), 1);
+}
+
 TEST(Metrics, BurstHistogramBuckets) {
   Metrics m;
   m.ObserveBurst(3'000);          // 3 us
