@@ -342,6 +342,16 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     delivery = std::move(*started);
     options.outputs.alert_sinks.push_back(delivery.get());
   }
+  std::vector<std::unique_ptr<flowexport::IpfixExporter>> exporters;
+  {
+    auto opened = OpenIpfixExporters(config);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "weighbridge: export: %s\n", opened.error().c_str());
+      return kExitFailure;
+    }
+    exporters = std::move(*opened);
+    for (const auto& e : exporters) options.outputs.flow_sinks.push_back(e.get());
+  }
   std::unique_ptr<telemetry::Metrics> metrics;
   std::unique_ptr<MeteredSource> metered;
   std::unique_ptr<ReplayTelemetry> bridge;
@@ -352,15 +362,17 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     bridge = std::make_unique<ReplayTelemetry>(metrics.get(), options.detect, options.pipeline,
                                                metered.get());
     bridge->Attach(&options);
-    if (flow_source != nullptr) {
-      bridge->SetExtraFill([flow_source, &sflow_interfaces](telemetry::PipelineSnapshot* out) {
-        for (std::size_t i = 0; i < flow_source->input_count(); ++i) {
-          const capture::FlowDatagramDecoder& in = flow_source->input(i);
-          AddFlowInputToSnapshot(FlowInputName(in.options()), in.counters(), out);
-        }
-        sflow_interfaces.AddToSnapshot(out);
-      });
-    }
+    bridge->SetExtraFill(
+        [flow_source, &sflow_interfaces, &exporters](telemetry::PipelineSnapshot* out) {
+          if (flow_source != nullptr) {
+            for (std::size_t i = 0; i < flow_source->input_count(); ++i) {
+              const capture::FlowDatagramDecoder& in = flow_source->input(i);
+              AddFlowInputToSnapshot(FlowInputName(in.options()), in.counters(), out);
+            }
+            sflow_interfaces.AddToSnapshot(out);
+          }
+          AddExportsToSnapshot(exporters, out);
+        });
     if (const Status st = metrics->Serve(*listen); !st.ok()) {
       std::fprintf(stderr, "weighbridge: --metrics: %s\n", st.message().c_str());
       return kExitFailure;
@@ -391,6 +403,13 @@ int ReplayCommand(std::span<const std::string_view> argv) {
     result.summary.flow_protocols = std::move(fp);
   }
   bool outputs_ok = true;
+  for (const auto& e : exporters) {
+    if (const Status st = e->Flush(); !st.ok()) {
+      std::fprintf(stderr, "weighbridge: %s (%llu messages not sent)\n", st.message().c_str(),
+                   static_cast<unsigned long long>(e->send_errors()));
+      outputs_ok = false;
+    }
+  }
   if (writer) {
     writer->Stop();
     if (const Status st = writer->Flush(); !st.ok()) {

@@ -1224,7 +1224,7 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   Fields top;
   if (!ReadMap(root, start, "",
                {"site", "capture", "pipeline", "decode", "detect", "history", "metrics", "alerts",
-                "daemon"},
+                "daemon", "export"},
                &top)) {
     return;
   }
@@ -1331,6 +1331,33 @@ void Loader::Load(const YAML::Node& root, Config* c) {
   }
   if (const Field* s = top.Find("alerts"); s != nullptr) {
     LoadAlerts(s->value, s->key_mark, "alerts", &c->alerts);
+  }
+  if (const Field* s = top.Find("export"); s != nullptr) {
+    Fields f;
+    if (ReadMap(s->value, s->key_mark, "export", {"ipfix"}, &f)) {
+      auto one = [this](const YAML::Node& n, const YAML::Mark& w, const std::string& p,
+                        IpfixExportConfig* e) {
+        return Clean([&] {
+          Fields ef;
+          if (!ReadMap(n, w, p,
+                       {"collector", "observation_domain", "max_message_bytes", "template_refresh"},
+                       &ef)) {
+            return;
+          }
+          if (n.IsNull() || ef.Find("collector") == nullptr) {
+            Error(MarkOf(n, w), p + ".collector", "required (address:port of the collector)");
+          }
+          ReadField(ef, "collector", p, ListenReader(), &e->collector);
+          ReadField(ef, "observation_domain", p, UintReader(0, UINT32_MAX), &e->observation_domain);
+          // At least one data record of the largest template (IPv6: 66 bytes) with its headers;
+          // at most what one UDP datagram holds.
+          ReadField(ef, "max_message_bytes", p, UintReader(256, 65507), &e->max_message_bytes);
+          ReadField(ef, "template_refresh", p, UintReader(1, 100000), &e->template_refresh);
+        });
+      };
+      ReadField(f, "ipfix", "export", ObjectListReader<IpfixExportConfig>(one),
+                &c->flow_export.ipfix);
+    }
   }
 }
 
@@ -1831,6 +1858,18 @@ std::string ExplainConfig(const Config& c) {
   Line(o, 2, "log_format: " + c.daemon.log_format);
   Line(o, 2, "log_level: " + c.daemon.log_level);
   Line(o, 2, "stats_interval: " + FormatDuration(c.daemon.stats_interval_ns));
+  o << "export:\n";
+  if (c.flow_export.ipfix.empty()) {
+    Line(o, 2, "ipfix: []");
+  } else {
+    Line(o, 2, "ipfix:");
+    for (const IpfixExportConfig& e : c.flow_export.ipfix) {
+      Line(o, 4, "- collector: " + YamlString(e.collector.ToString()));
+      Line(o, 6, "observation_domain: " + std::to_string(e.observation_domain));
+      Line(o, 6, "max_message_bytes: " + std::to_string(e.max_message_bytes));
+      Line(o, 6, "template_refresh: " + std::to_string(e.template_refresh));
+    }
+  }
   return o.str();
 }
 

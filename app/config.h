@@ -235,6 +235,20 @@ struct DaemonConfig {
 };
 
 // The whole configuration. Value type; built once at start-up.
+// `export.ipfix`: weighbridge's own flow records sent as IPFIX to a site's collector (nfcapd,
+// pmacct, ...), so the site keeps its flow pipeline (docs/flow-protocols.md "IPFIX export").
+struct IpfixExportConfig {
+  ListenAddress collector;                 // where to send, address:port (UDP)
+  std::uint64_t observation_domain = 1;    // IPFIX observation domain id (0 - 2^32-1)
+  std::uint64_t max_message_bytes = 1400;  // under a 1500-byte MTU with IP and UDP headers
+  std::uint64_t template_refresh = 16;     // templates again every this many messages
+  friend bool operator==(const IpfixExportConfig&, const IpfixExportConfig&) = default;
+};
+struct ExportConfig {
+  std::vector<IpfixExportConfig> ipfix;
+  friend bool operator==(const ExportConfig&, const ExportConfig&) = default;
+};
+
 struct Config {
   // No prefix is inside until the config says so: a sensor must not guess a site's address plan
   // (without one, every packet is transit and nothing alerts).
@@ -247,6 +261,7 @@ struct Config {
   MetricsConfig metrics;
   AlertsConfig alerts;
   DaemonConfig daemon;
+  ExportConfig flow_export;  // `export:` (a C++ keyword)
   // Things check-config should tell the operator that are not errors (e.g. a value that a module
   // rounds). Derived from the values above, so equal configs have equal notes.
   std::vector<std::string> notes;

@@ -102,6 +102,23 @@ capture::FlowReplayOptions FlowReplayOptionsFromConfig(const Config& config) {
   return o;
 }
 
+Result<std::vector<std::unique_ptr<flowexport::IpfixExporter>>> OpenIpfixExporters(
+    const Config& config) {
+  std::vector<std::unique_ptr<flowexport::IpfixExporter>> out;
+  for (const IpfixExportConfig& e : config.flow_export.ipfix) {
+    flowexport::IpfixExportOptions o;
+    o.collector = e.collector.address;
+    o.port = e.collector.port;
+    o.observation_domain = static_cast<std::uint32_t>(e.observation_domain);
+    o.max_message_bytes = static_cast<std::size_t>(e.max_message_bytes);
+    o.template_refresh_messages = static_cast<std::uint32_t>(e.template_refresh);
+    auto opened = flowexport::IpfixExporter::Open(o);
+    if (!opened.ok()) return opened.status();
+    out.push_back(std::move(*opened));
+  }
+  return out;
+}
+
 std::vector<capture::FlowCollectorOptions> FlowCollectorOptionsFromConfig(const Config& config) {
   std::vector<capture::FlowCollectorOptions> out;
   for (const CaptureSourceConfig& s : config.capture) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "config.h"
@@ -11,6 +12,8 @@
 #include "weighbridge/capture/flow_record.h"
 #include "weighbridge/capture/flow_replay.h"
 #include "weighbridge/capture/site.h"
+#include "weighbridge/core/result.h"
+#include "weighbridge/flowexport/ipfix_exporter.h"
 
 namespace weighbridge::app {
 
@@ -36,6 +39,11 @@ bool HasFlowProtocolSources(const Config& config);
 // Inputs for capture::FlowProtocolReplaySource from the config's sflow/ipfix/netflow entries
 // (ARCHITECTURE.md "Flow protocols in a replay"): protocol, listen address and port, exporters.
 capture::FlowReplayOptions FlowReplayOptionsFromConfig(const Config& config);
+
+// The `export.ipfix` collectors, each opened as an IpfixExporter (a FlowSink for the merger's
+// outputs). Fails naming the collector that could not be set up.
+Result<std::vector<std::unique_ptr<flowexport::IpfixExporter>>> OpenIpfixExporters(
+    const Config& config);
 
 // The same entries as live collector options, for the daemon.
 std::vector<capture::FlowCollectorOptions> FlowCollectorOptionsFromConfig(const Config& config);

@@ -593,6 +593,18 @@ int RunCommand(std::span<const std::string_view> argv) {
     Log(LogLevel::kError, "metrics", st.message());
     return kExitFailure;
   }
+  std::vector<std::unique_ptr<flowexport::IpfixExporter>> exporters;
+  {
+    auto opened = OpenIpfixExporters(config);
+    if (!opened.ok()) {
+      Log(LogLevel::kError, "export", opened.error());
+      return kExitFailure;
+    }
+    exporters = std::move(*opened);
+    for (const auto& e : exporters) {
+      Log(LogLevel::kInfo, "export", "IPFIX export", {{"collector", e->collector()}});
+    }
+  }
 
   // ---- the analytics chain: sources' pipelines -> merger -> core -> sessionizer -> detectors
   AlertFanout alerts;
@@ -613,6 +625,7 @@ int RunCommand(std::span<const std::string_view> argv) {
   Core core(&sessionizer, &engine);
   if (writer) core.AddFlowSink(writer.get());
   core.AddFlowSink(metrics.flow_sink());
+  for (const auto& e : exporters) core.AddFlowSink(e.get());
   // A restart goes on where the last run stopped: open transfers, windows, alerts, memory.
   if (history) {
     if (Status st = RestoreSensorState(*history, &sessionizer, &engine); !st.ok()) {
@@ -656,6 +669,7 @@ int RunCommand(std::span<const std::string_view> argv) {
     }
     out->newest_packet = StreamTime{newest};
     sflow_interfaces.AddToSnapshot(out);
+    AddExportsToSnapshot(exporters, out);
     out->merger_late_updates = merger.late_updates();
     out->ingest_windows = IngestWindows(detect_at_start);
     AddIngestPeaks(engine, &out->ingest_windows);
@@ -779,6 +793,13 @@ int RunCommand(std::span<const std::string_view> argv) {
   merger.Finish();
   core.ApplyReload();
   metrics.FlushWindow();
+  for (const auto& e : exporters) {
+    if (const Status st = e->Flush(); !st.ok()) Log(LogLevel::kWarning, "export", st.message());
+    if (e->send_errors() > 0) {
+      Log(LogLevel::kWarning, "export", "messages not sent",
+          {{"collector", e->collector()}, {"send_errors", std::to_string(e->send_errors())}});
+    }
+  }
   if (writer) {
     // Open transfers and detector state go to the history instead of being ended: the next
     // start continues them (a 141 GB upload across a restart is still one upload).

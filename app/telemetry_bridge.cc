@@ -88,6 +88,14 @@ void AddFlowInputToSnapshot(const std::string& source, const capture::FlowProtoc
   out->flow_inputs.push_back(std::move(s));
 }
 
+void AddExportsToSnapshot(const std::vector<std::unique_ptr<flowexport::IpfixExporter>>& exporters,
+                          telemetry::PipelineSnapshot* out) {
+  for (const auto& e : exporters) {
+    out->exports.push_back(telemetry::ExportSnapshot{e->collector(), e->messages_sent(),
+                                                     e->records_exported(), e->send_errors()});
+  }
+}
+
 void SflowInterfaceBook::Update(const std::vector<capture::SflowInterfaceCounters>& counters) {
   if (counters.empty()) return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -192,9 +200,9 @@ void ReplayTelemetry::OnRuntime(const ReplayRuntime& runtime) {
   if (runtime.pipeline == nullptr) {
     // Teardown: keep what the objects last said. The sinks are quiet by now (the merger has
     // finished), so the top-K flush does not race them.
-    telemetry::PipelineSnapshot final_snapshot;
-    Fill(&final_snapshot);
     std::lock_guard<std::mutex> lock(mu_);
+    telemetry::PipelineSnapshot final_snapshot;
+    FillPipelineLocked(&final_snapshot);
     last_ = std::move(final_snapshot);
     runtime_ = ReplayRuntime{};
     metrics_->FlushWindow();
@@ -204,17 +212,22 @@ void ReplayTelemetry::OnRuntime(const ReplayRuntime& runtime) {
   runtime_ = runtime;
 }
 
-void ReplayTelemetry::Fill(telemetry::PipelineSnapshot* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+void ReplayTelemetry::FillPipelineLocked(telemetry::PipelineSnapshot* out) {
   if (runtime_.pipeline == nullptr || runtime_.source == nullptr || runtime_.merger == nullptr) {
     *out = last_;
-  } else {
-    *out = telemetry::PipelineSnapshot{};
-    FillPipelineSnapshot(*runtime_.pipeline, pipeline_, *runtime_.source, *runtime_.merger, out);
-    out->ingest_windows = windows_;
-    if (runtime_.engine != nullptr) AddIngestPeaks(*runtime_.engine, &out->ingest_windows);
-    if (extra_) extra_(out);  // (last_ was filled this way: not twice)
+    return;
   }
+  *out = telemetry::PipelineSnapshot{};
+  FillPipelineSnapshot(*runtime_.pipeline, pipeline_, *runtime_.source, *runtime_.merger, out);
+  out->ingest_windows = windows_;
+  if (runtime_.engine != nullptr) AddIngestPeaks(*runtime_.engine, &out->ingest_windows);
+}
+
+void ReplayTelemetry::Fill(telemetry::PipelineSnapshot* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FillPipelineLocked(out);
+  // Live, after the pipeline too: the exporters flush once the replay has ended.
+  if (extra_) extra_(out);
   if (metered_ != nullptr) out->newest_packet = metered_->newest_packet();
 }
 

@@ -22,6 +22,7 @@
 #include "weighbridge/capture/flow_collector.h"
 #include "weighbridge/capture/sflow.h"
 #include "weighbridge/capture/source.h"
+#include "weighbridge/flowexport/ipfix_exporter.h"
 #include "weighbridge/telemetry/metrics.h"
 
 namespace weighbridge::analytics {
@@ -58,6 +59,10 @@ std::string FlowInputName(const capture::FlowInputOptions& input);
 // Adds one flow-protocol input's counters (weighbridge_flow_input_*). Any thread.
 void AddFlowInputToSnapshot(const std::string& source, const capture::FlowProtocolCounters& c,
                             telemetry::PipelineSnapshot* out);
+
+// Adds each exporter's counters (weighbridge_export_*). Any thread.
+void AddExportsToSnapshot(const std::vector<std::unique_ptr<flowexport::IpfixExporter>>& exporters,
+                          telemetry::PipelineSnapshot* out);
 
 // The latest sFlow generic interface counters of each (agent, ifIndex), for metrics: the capture
 // thread hands over what its inputs decoded, a scrape copies. At most `max_interfaces` are kept
@@ -134,8 +139,9 @@ class ReplayTelemetry {
 
   // The snapshot a scrape sees now.
   void Fill(telemetry::PipelineSnapshot* out);
-  // Adds to every snapshot while the replay runs (and to the one kept after it): the
-  // flow-protocol inputs' counters, which live outside ReplayRuntime. Set before RunReplay.
+  // Adds to every snapshot, during the replay and after it (while lingering): the flow-protocol
+  // inputs' and exporters' counters, which live outside ReplayRuntime and outlive it (the
+  // exporters flush after the replay). Set before RunReplay.
   void SetExtraFill(std::function<void(telemetry::PipelineSnapshot*)> fill) {
     extra_ = std::move(fill);
   }
@@ -145,6 +151,8 @@ class ReplayTelemetry {
   std::vector<telemetry::IngestWindowSnapshot> windows_;
   analytics::PipelineOptions pipeline_;
   const MeteredSource* metered_;
+  // The pipeline's part of a snapshot: from the runtime, or last_ once it is gone. Under mu_.
+  void FillPipelineLocked(telemetry::PipelineSnapshot* out);
   std::mutex mu_;  // guards runtime_ and last_: a scrape never reads a runtime being torn down
   ReplayRuntime runtime_;
   telemetry::PipelineSnapshot last_;

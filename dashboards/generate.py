@@ -250,8 +250,8 @@ HEALTH = dashboard(
     ])
 
 FLOW_INPUTS = dashboard(
-    "weighbridge-flow-inputs", "weighbridge / Flow inputs",
-    "sFlow, IPFIX and NetFlow inputs: datagrams, what was dropped and why, samples and records, templates, and the interface counters sFlow agents report.",
+    "weighbridge-flow-inputs", "weighbridge / Flow inputs and export",
+    "sFlow, IPFIX and NetFlow inputs: datagrams, what was dropped and why, samples and records, templates, the interface counters sFlow agents report; and the IPFIX export of weighbridge's own flows.",
     [
         panel("timeseries", "Datagrams received", [
             target('sum by (source) (rate(weighbridge_flow_input_datagrams_total{%s}[%s]))' % (SEL, RI), "{{source}}")],
@@ -281,6 +281,11 @@ FLOW_INPUTS = dashboard(
             target('max by (agent, ifindex) (weighbridge_sflow_interface_up{%s})' % SEL, instant=True, ref="B"),
             target('sum(weighbridge_sflow_interfaces_untracked_total{%s})' % SEL, instant=True, ref="C")],
             w=12, desc="Speed and operational status per agent interface; C: counter samples of interfaces beyond the 4096 tracked."),
+        panel("timeseries", "IPFIX export", [
+            target('sum by (collector) (rate(weighbridge_export_records_total{%s}[%s]))' % (SEL, RI), "{{collector}} records"),
+            target('sum by (collector) (rate(weighbridge_export_messages_total{%s}[%s]))' % (SEL, RI), "{{collector}} messages"),
+            target('sum by (collector) (rate(weighbridge_export_send_errors_total{%s}[%s]))' % (SEL, RI), "{{collector}} send errors")],
+            unit="ops", w=24, h=6, desc="export.ipfix: weighbridge's flow records sent to a site's collector. Send errors lose the message's records."),
     ])
 
 FILES = {

@@ -195,8 +195,24 @@ IpfixExporter::~IpfixExporter() {
   ::close(fd_);
 }
 
+std::string IpfixExporter::collector() const {
+  const std::string host = options_.collector.IsV4() ? options_.collector.ToString()
+                                                     : "[" + options_.collector.ToString() + "]";
+  return host + ":" + std::to_string(options_.port);
+}
+
 void IpfixExporter::OnFlowUpdate(const analytics::FlowUpdate& u) {
   encoder_.Add(u);
+  records_.Set(encoder_.records());
+  SendFinished();
+}
+
+void IpfixExporter::OnWatermark(StreamTime watermark) {
+  if (flushed_at_ns_ != INT64_MIN && watermark.ns - flushed_at_ns_ < options_.flush_interval_ns) {
+    return;
+  }
+  flushed_at_ns_ = watermark.ns;
+  encoder_.Finish();
   SendFinished();
 }
 

@@ -555,6 +555,22 @@ class Metrics::Impl final : public prometheus::Collectable,
         }
       }
     }
+    if (!s.exports.empty()) {
+      FamilyBuilder msg(out, "weighbridge_export_messages_total",
+                        "IPFIX messages sent to a collector (export.ipfix).", MetricType::Counter);
+      FamilyBuilder rec(out, "weighbridge_export_records_total",
+                        "IPFIX data records exported to a collector.", MetricType::Counter);
+      FamilyBuilder err(out, "weighbridge_export_send_errors_total",
+                        "IPFIX messages that could not be sent (the collector refused or the "
+                        "socket buffer was full); their records are lost.",
+                        MetricType::Counter);
+      for (const ExportSnapshot& e : s.exports) {
+        const std::vector<ClientMetric::Label> l = {{"collector", e.collector}};
+        msg.Add(D(e.messages), l);
+        rec.Add(D(e.records), l);
+        err.Add(D(e.send_errors), l);
+      }
+    }
     if (s.sflow_interfaces.empty() && s.sflow_interfaces_untracked == 0) return;
     FamilyBuilder oct(out, "weighbridge_sflow_interface_octets_total",
                       "Octets an sFlow agent counted on an interface (ifIn/OutOctets), by "

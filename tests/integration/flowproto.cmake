@@ -20,3 +20,6 @@ wb_add_integration_test(flowproto_sampled flowproto_sampled.py
 # These bind loopback UDP ports and run tcpdump on lo: not at the same time as each other.
 set_tests_properties(integration.flowproto_softflowd integration.flowproto_sflow
   PROPERTIES RESOURCE_LOCK flowproto_lo)
+wb_add_integration_test(flowproto_export flowproto_export.py
+  LABELS needs_nfdump
+  TIMEOUT 180)

@@ -39,6 +39,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -228,6 +229,31 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
     with socket.socket() as sk:
         sk.bind(("127.0.0.1", 0))
         port = sk.getsockname()[1]
+    # An IPFIX collector of our own: it counts the messages the replay exports.
+    # A replay sends as fast as it reads: a thread of its own keeps the socket drained.
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    sink.bind(("127.0.0.1", 0))
+    sink.settimeout(0.2)
+    export_cfg = cfg + ".export.yaml"
+    with open(cfg, encoding="utf-8") as fh, open(export_cfg, "w", encoding="utf-8") as out:
+        out.write(fh.read() + "export:\n  ipfix:\n    - {collector: \"127.0.0.1:%d\"}\n"
+                  % sink.getsockname()[1])
+    cfg = export_cfg
+    ipfix = []
+    draining = threading.Event()
+    draining.set()
+
+    def drain():
+        while draining.is_set():
+            try:
+                ipfix.append(sink.recv(65535))
+            except OSError:  # timeout: nothing for now
+                continue
+
+    drainer = threading.Thread(target=drain, daemon=True)
+    drainer.start()
+
     proc = subprocess.Popen([binary, "replay", cap, "--config", cfg, "--no-progress",
                              "--metrics", "127.0.0.1:%d" % port, "--linger", "60s"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -251,7 +277,20 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
             if value(m, "weighbridge_flow_input_interface_reports_total", src) == \
                     extra["counter_samples"] and \
                     value(m, "weighbridge_flow_input_datagrams_total", src) == datagrams:
-                got = m
+                # Every datagram is in; the replay ends with a final export flush: wait for the
+                # export counters to settle (the replay lingers, serving them).
+                settled = None
+                while time.time() < deadline:
+                    time.sleep(0.5)
+                    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
+                                                timeout=2) as r:
+                        text = r.read().decode()
+                    now = {k: v for k, v in parse_metrics(text).items()
+                           if k[0].startswith("weighbridge_export_")}
+                    if now and now == settled:
+                        break
+                    settled = now
+                got = parse_metrics(text)
                 break
             time.sleep(0.2)
     finally:
@@ -261,6 +300,10 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    time.sleep(0.5)  # the last messages in flight
+    draining.clear()
+    drainer.join()
+    sink.close()
     if not fails.check(got is not None, "the metrics never showed every datagram and counter "
                        "sample: %s" % [l for l in text.splitlines() if "flow_input" in l][:8]):
         return
@@ -297,6 +340,22 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
                     "ifindex %d speed" % index)
         fails.check(value(m, "weighbridge_sflow_interface_up", *base) ==
                     (1 if c["status"] & 2 else 0), "ifindex %d oper status" % index)
+    # What the collector received is what the metrics say was sent: every message, none lost.
+    coll = ("collector", "127.0.0.1:%d" % 0)  # placeholder, replaced below
+    for (n, ls), v in m.items():
+        if n == "weighbridge_export_messages_total":
+            coll = next(iter(ls))
+    sent_msgs = value(m, "weighbridge_export_messages_total", coll)
+    records = value(m, "weighbridge_export_records_total", coll)
+    fails.check(value(m, "weighbridge_export_send_errors_total", coll) == 0, "export errors")
+    fails.check(sent_msgs == len(ipfix) and len(ipfix) > 0,
+                "export: %r messages counted, the collector got %d" % (sent_msgs, len(ipfix)))
+    if ipfix:
+        # The last message's sequence number counts the data records before it (RFC 7011).
+        version, _, _, seq, _ = struct.unpack("!HHIII", ipfix[-1][:16])
+        fails.check(version == 10 and records is not None and seq < records,
+                    "last IPFIX message: version %d, sequence %d, records %r" %
+                    (version, seq, records))
     if shutil.which("promtool"):
         lint = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)

@@ -4,6 +4,7 @@
 // `template_refresh_messages` messages, as RFC 7011 8.4 asks of UDP exporters.
 #pragma once
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -62,6 +63,9 @@ struct IpfixExportOptions {
   std::uint32_t observation_domain = 1;
   std::size_t max_message_bytes = 1400;  // stays under a 1500-byte MTU with IP/UDP headers
   std::uint32_t template_refresh_messages = 16;
+  // A message not yet full is sent once a watermark is this much stream time past the last
+  // send, so a quiet link's records do not wait for a full message.
+  std::int64_t flush_interval_ns = 1'000'000'000;
 };
 
 // A FlowSink that exports over UDP. Call from one thread (the merger's, downstream of it);
@@ -74,12 +78,16 @@ class IpfixExporter final : public analytics::FlowSink {
   IpfixExporter& operator=(const IpfixExporter&) = delete;
 
   void OnFlowUpdate(const analytics::FlowUpdate& u) override;
+  // Sends the message being built when the watermark is flush_interval_ns past the last flush.
+  void OnWatermark(StreamTime watermark) override;
   // Sends what is buffered. Fails (after sending what it could) when a send failed since the
   // last Flush; the failures are also counted.
   Status Flush();
 
   std::uint64_t messages_sent() const { return messages_sent_.Get(); }
-  std::uint64_t records_exported() const { return encoder_.records(); }
+  std::uint64_t records_exported() const { return records_.Get(); }
+  // "192.0.2.5:4739", "[2001:db8::5]:4739"
+  std::string collector() const;
   std::uint64_t send_errors() const { return send_errors_.Get(); }
 
  private:
@@ -90,8 +98,10 @@ class IpfixExporter final : public analytics::FlowSink {
   int fd_;
   IpfixEncoder encoder_;
   RelaxedCounter messages_sent_;
+  RelaxedCounter records_;  // the encoder's count, readable from any thread
   RelaxedCounter send_errors_;
   std::string last_error_;
+  std::int64_t flushed_at_ns_ = INT64_MIN;  // stream time of the last watermark flush
 };
 
 }  // namespace weighbridge::flowexport

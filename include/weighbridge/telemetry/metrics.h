@@ -114,6 +114,14 @@ struct SflowInterfaceSnapshot {
   std::uint64_t out_errors = 0;
 };
 
+// One IPFIX export collector (export.ipfix).
+struct ExportSnapshot {
+  std::string collector;  // "192.0.2.5:4739" (the config's)
+  std::uint64_t messages = 0;
+  std::uint64_t records = 0;
+  std::uint64_t send_errors = 0;
+};
+
 // What the pipeline's objects know, copied at scrape time. Counters stay where they are counted
 // (shard-local, decoder-local) and are summed here.
 struct PipelineSnapshot {
@@ -142,6 +150,7 @@ struct PipelineSnapshot {
   std::vector<FlowInputSnapshot> flow_inputs;
   std::vector<SflowInterfaceSnapshot> sflow_interfaces;
   std::uint64_t sflow_interfaces_untracked = 0;  // counter samples beyond the tracked interfaces
+  std::vector<ExportSnapshot> exports;           // families only when present
 };
 
 // The process's metrics. One per process; owned by app/. The sinks are called on one analytics

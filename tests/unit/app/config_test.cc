@@ -267,6 +267,10 @@ alerts:
     - {url: "https://am.example.com", timeout: 1m, ca_file: /etc/weighbridge/am-ca.pem}
   retry: {initial_backoff: 2s, max_backoff: 10m, max_age: 2d}
   sensor: edge-7
+export:
+  ipfix:
+    - {collector: "192.0.2.5:4739", observation_domain: 4294967295, max_message_bytes: 9000}
+    - {collector: "[2001:db8::5]:9995", template_refresh: 1}
 )";
 
 TEST(ConfigLoad, FullConfigParsesEveryKey) {
@@ -357,6 +361,14 @@ TEST(ConfigLoad, FullConfigParsesEveryKey) {
   EXPECT_EQ(c.history.size_budget_bytes, 500ull << 30);
   EXPECT_EQ(c.history.alerts_retention_ns, 730 * 86'400'000'000'000);
   EXPECT_EQ(c.metrics.top_k, 50u);
+  ASSERT_EQ(c.flow_export.ipfix.size(), 2u);
+  EXPECT_EQ(c.flow_export.ipfix[0].collector.ToString(), "192.0.2.5:4739");
+  EXPECT_EQ(c.flow_export.ipfix[0].observation_domain, 4294967295u);
+  EXPECT_EQ(c.flow_export.ipfix[0].max_message_bytes, 9000u);
+  EXPECT_EQ(c.flow_export.ipfix[0].template_refresh, 16u);  // default
+  EXPECT_EQ(c.flow_export.ipfix[1].collector.ToString(), "[2001:db8::5]:9995");
+  EXPECT_EQ(c.flow_export.ipfix[1].observation_domain, 1u);
+  EXPECT_EQ(c.flow_export.ipfix[1].template_refresh, 1u);
 }
 
 TEST(ConfigLoad, BlockAndFlowStylesAgree) {
@@ -610,6 +622,14 @@ const BadCase kBadCases[] = {
      "alerts.alertmanager[0].timeout", 3, "no unit"},
     {"alerts:\n  alertmanager:\n    - {url: \"http://\"}\n", "alerts.alertmanager[0].url", 3,
      "no host"},
+    // export
+    {"export:\n  ipfix:\n    - {observation_domain: 3}\n", "export.ipfix[0].collector", 3,
+     "required"},
+    {"export:\n  ipfix:\n    - {collector: \"collector:4739\"}\n", "export.ipfix[0].collector", 3,
+     "not a listen address"},
+    {"export:\n  ipfix:\n    - {collector: \"127.0.0.1:4739\", max_message_bytes: 100}\n",
+     "export.ipfix[0].max_message_bytes", 3, "out of range"},
+    {"export:\n  netflow: []\n", "export.netflow", 2, "unknown key"},
     // strings
     {"history:\n  path: \"a\\tb\"\n", "history.path", 2, "control character"},
 };
