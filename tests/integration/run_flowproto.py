@@ -14,6 +14,9 @@ an exporter that is not allowed. Then, from the daemon's /metrics and its alert 
   - the upload's weight_transfer alert (min_size 1 GB, the upload is 3 GB) states its sampling
     error: samples = the samples sent, stddev = 1460 sqrt(k N (N - 1)) for k samples of 1460
     payload bytes at N = 1000;
+  - `export.ipfix` to the test's own UDP socket: while the daemon runs (the link quiet, no message
+    full), the watermark flush delivers IPFIX messages whose record count matches
+    weighbridge_export_records_total;
   - SIGTERM: exit 0.
 
 usage: run_flowproto.py --binary PATH
@@ -60,6 +63,8 @@ detect:
 metrics: {{listen: "127.0.0.1:{metrics}", health_listen: "127.0.0.1:{health}"}}
 alerts: {{log: {log}}}
 pipeline: {{idle_timeout: 2s, active_timeout: 2s}}
+export:
+  ipfix: [{{collector: "127.0.0.1:{ipfix}"}}]
 """
 
 
@@ -162,9 +167,13 @@ def main():
         metrics_port, health_port = free_port(), free_port()
         log = os.path.join(work, "alerts.jsonl")
         cfg = os.path.join(work, "run.yaml")
+        collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        collector.bind(("127.0.0.1", 0))
+        collector.settimeout(0.2)
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(CONFIG.format(sflow=sflow_port, netflow=v5_port, metrics=metrics_port,
-                                   health=health_port, log=log))
+                                   health=health_port, log=log,
+                                   ipfix=collector.getsockname()[1]))
         err = open(os.path.join(work, "stderr.log"), "wb")
         proc = subprocess.Popen([args.binary, "run", "--config", cfg, "--log-format", "json"],
                                 stdout=subprocess.DEVNULL, stderr=err)
@@ -262,6 +271,49 @@ def main():
         fails.check(in_flow == sent["v5_octets"] * V5_INTERVAL,
                     "inbound flow-update bytes %d, want NetFlow octets x %d = %d" %
                     (in_flow, V5_INTERVAL, sent["v5_octets"] * V5_INTERVAL))
+
+        # IPFIX export while running: the link is quiet, so what arrived came from the
+        # watermark flush. Data records per message from its data sets (set id >= 256) and the
+        # template's record length (set 2 announces it).
+        def received_records():
+            n = 0
+            rec_len = {}
+            while True:
+                try:
+                    msg = collector.recv(65535)
+                except OSError:
+                    return n
+                off = 16
+                while off + 4 <= len(msg):
+                    sid, slen = struct.unpack("!HH", msg[off:off + 4])
+                    if sid == 2:  # template set: id, field count, (IE, length)...
+                        t = off + 4
+                        while t + 4 <= off + slen:
+                            tid, nf = struct.unpack("!HH", msg[t:t + 4])
+                            fields = struct.unpack("!%dH" % (2 * nf), msg[t + 4:t + 4 + 4 * nf])
+                            rec_len[tid] = sum(fields[1::2])
+                            t += 4 + 4 * nf
+                    elif sid >= 256 and rec_len.get(sid):
+                        n += (slen - 4) // rec_len[sid]
+                    off += max(slen, 4)
+
+        # Wait until every flow has idled out (the upload's 4 streams too) and the count of
+        # exported records has stood still for two seconds.
+        history = []
+
+        def settled():
+            history.append(total(scrape(metrics_port) or {}, "weighbridge_export_records_total"))
+            return len(history) >= 5 and history[-1] == history[-5] and \
+                history[-1] > sent["records"]
+
+        fails.check(wbtest.wait_for(settled, 30, 0.5), "export records never settled: %r" %
+                    history[-5:])
+        exported = received_records()
+        fails.check(exported == history[-1],
+                    "IPFIX records received while running: %d, the metrics say %r exported" %
+                    (exported, history[-1]))
+        print("IPFIX export while running: %d records" % exported, flush=True)
+        collector.close()
 
         # SIGTERM: exit 0, every transfer ended; then the alert log.
         proc.send_signal(signal.SIGTERM)
