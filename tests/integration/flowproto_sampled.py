@@ -370,6 +370,14 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
     exported = {k[0] for k in m}
     for name in sorted({n for e in exprs for n in re.findall(r"\b(weighbridge_[a-z0-9_]+)", e)}):
         fails.check(name in exported, "the flow-inputs dashboard uses %s, not in the scrape" % name)
+    # ...and so do the shipped rules, for these families.
+    rules = os.path.join(os.path.dirname(dash), "..", "config", "prometheus",
+                         "weighbridge.rules.yml")
+    with open(rules, encoding="utf-8") as fh:
+        used = set(re.findall(r"\b(weighbridge_(?:flow_input|sflow|export)_[a-z0-9_]+)", fh.read()))
+    fails.check(used, "no flow-protocol rule found in %s" % rules)
+    for name in sorted(used):
+        fails.check(name in exported, "a rule uses %s, not in the scrape" % name)
     print("metrics: %d datagrams, %d samples, drops %s, %d interfaces as last reported" %
           (datagrams, samples, want, len(extra["interfaces"])), flush=True)
 
