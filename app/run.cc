@@ -588,11 +588,7 @@ int RunCommand(std::span<const std::string_view> argv) {
          {"alertmanagers", std::to_string(config.alerts.alertmanager.size())},
          {"outbox", history ? "history" : "memory"}});
   }
-  telemetry::Metrics metrics(MetricsOptionsFrom(config, kVersion));
-  if (const Status st = metrics.Serve(config.metrics.listen.ToString()); !st.ok()) {
-    Log(LogLevel::kError, "metrics", st.message());
-    return kExitFailure;
-  }
+  // Before the metrics: their snapshot reads the exporters, which must outlive it.
   std::vector<std::unique_ptr<flowexport::IpfixExporter>> exporters;
   {
     auto opened = OpenIpfixExporters(config);
@@ -604,6 +600,11 @@ int RunCommand(std::span<const std::string_view> argv) {
     for (const auto& e : exporters) {
       Log(LogLevel::kInfo, "export", "IPFIX export", {{"collector", e->collector()}});
     }
+  }
+  telemetry::Metrics metrics(MetricsOptionsFrom(config, kVersion));
+  if (const Status st = metrics.Serve(config.metrics.listen.ToString()); !st.ok()) {
+    Log(LogLevel::kError, "metrics", st.message());
+    return kExitFailure;
   }
 
   // ---- the analytics chain: sources' pipelines -> merger -> core -> sessionizer -> detectors
@@ -679,6 +680,11 @@ int RunCommand(std::span<const std::string_view> argv) {
     }
     if (delivery) AddDeliveriesToSnapshot(delivery->stats(), out);
   });
+  // Whatever way this function returns, scrapes stop reading the objects above before they go.
+  struct SnapshotReset {
+    telemetry::Metrics& metrics;
+    ~SnapshotReset() { metrics.SetSnapshotSource(nullptr); }
+  } snapshot_reset{metrics};
 
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
