@@ -156,7 +156,10 @@ Accounts every packet of a pcap or pcapng file (CAPTURE "-" reads standard input
 
 options:
   --config FILE        site prefixes, decode, pipeline and detector settings (default: the
-                       built-in defaults, which know no site prefixes: everything is transit)
+                       built-in defaults, which know no site prefixes: everything is transit);
+                       its sflow/ipfix/netflow sources decode datagrams to their ports, and its
+                       export.ipfix collectors receive the flow records as IPFIX (exit 1 if a
+                       message could not be sent)
   --flows-out FILE     one JSON line per bidirectional flow ("-" = standard output)
   --transfers-out FILE one JSON line per transfer: flows between an inside host and an external
                        peer group (its /24 or /48) with gaps under detect.weight_transfer.gap
