@@ -1415,8 +1415,7 @@ bool HasDocumentMarker(std::string_view text) {
 }  // namespace
 
 std::string ListenAddress::ToString() const {
-  if (address.IsV4()) return address.ToString() + ":" + std::to_string(port);
-  return "[" + address.ToString() + "]:" + std::to_string(port);
+  return EndpointString(address, port);
 }
 
 bool ListenAddress::Parse(std::string_view text, ListenAddress* out) {

@@ -67,10 +67,8 @@ void FillPipelineSnapshot(const analytics::ShardedPipeline& pipeline,
 }
 
 std::string FlowInputName(const capture::FlowInputOptions& input) {
-  const IpAddress& a = input.listen_address;
-  const std::string host = a.IsV4() ? a.ToString() : "[" + a.ToString() + "]";
-  return std::string(capture::FlowProtocolName(input.protocol)) + ":" + host + ":" +
-         std::to_string(input.port);
+  return std::string(capture::FlowProtocolName(input.protocol)) + ":" +
+         EndpointString(input.listen_address, input.port);
 }
 
 void AddFlowInputToSnapshot(const std::string& source, const capture::FlowProtocolCounters& c,

@@ -206,10 +206,8 @@ const Decoder& FlowCollector::decoder() const {
 }
 
 std::string FlowCollector::Name() const {
-  const IpAddress& a = options_.input.listen_address;
-  const std::string host = a.IsV4() ? a.ToString() : "[" + a.ToString() + "]";
-  return std::string(FlowProtocolName(options_.input.protocol)) + ":" + host + ":" +
-         std::to_string(local_port_);
+  return std::string(FlowProtocolName(options_.input.protocol)) + ":" +
+         EndpointString(options_.input.listen_address, local_port_);
 }
 
 }  // namespace weighbridge::capture

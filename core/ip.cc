@@ -16,6 +16,11 @@ IpAddress IpAddress::Masked(int bits) const {
   return m;
 }
 
+std::string EndpointString(const IpAddress& address, std::uint16_t port) {
+  const std::string host = address.IsV4() ? address.ToString() : "[" + address.ToString() + "]";
+  return host + ":" + std::to_string(port);
+}
+
 std::string IpAddress::ToString() const {
   char buf[INET6_ADDRSTRLEN] = {};
   if (IsV4()) {

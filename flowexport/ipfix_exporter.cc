@@ -159,8 +159,7 @@ std::vector<std::vector<std::uint8_t>> IpfixEncoder::TakeMessages() {
 
 Result<std::unique_ptr<IpfixExporter>> IpfixExporter::Open(const IpfixExportOptions& options) {
   const int fd = ::socket(options.collector.IsV4() ? AF_INET : AF_INET6, SOCK_DGRAM, 0);
-  const std::string where =
-      "IPFIX export to " + options.collector.ToString() + ":" + std::to_string(options.port);
+  const std::string where = "IPFIX export to " + EndpointString(options.collector, options.port);
   if (fd < 0) return Status::Error(where + ": socket: " + std::strerror(errno));
   // connect() fixes the destination, so each send is a plain send() and ICMP errors surface.
   int rc = 0;
@@ -196,9 +195,7 @@ IpfixExporter::~IpfixExporter() {
 }
 
 std::string IpfixExporter::collector() const {
-  const std::string host = options_.collector.IsV4() ? options_.collector.ToString()
-                                                     : "[" + options_.collector.ToString() + "]";
-  return host + ":" + std::to_string(options_.port);
+  return EndpointString(options_.collector, options_.port);
 }
 
 void IpfixExporter::OnFlowUpdate(const analytics::FlowUpdate& u) {
@@ -231,8 +228,7 @@ Status IpfixExporter::Flush() {
   encoder_.Finish();
   SendFinished();
   if (last_error_.empty()) return Status::Ok();
-  Status s = Status::Error("IPFIX export to " + options_.collector.ToString() + ":" +
-                           std::to_string(options_.port) + ": send: " + last_error_);
+  Status s = Status::Error("IPFIX export to " + collector() + ": send: " + last_error_);
   last_error_.clear();
   return s;
 }

@@ -18,6 +18,8 @@ import subprocess
 import threading
 import time
 
+import wbtest  # noqa: E402  (beside this file)
+
 
 def verify_signature(secret, header, body, now=None, tolerance_s=300):
     """True when header is a valid signature of body (bytes) under secret, within tolerance."""
@@ -38,11 +40,7 @@ def verify_signature(secret, header, body, now=None, tolerance_s=300):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return wbtest.free_port()
 
 
 def make_cert(workdir, name="cert", san="IP:127.0.0.1"):

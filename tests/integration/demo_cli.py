@@ -13,7 +13,6 @@ usage: demo_cli.py --binary PATH
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,12 +25,6 @@ import wbtest  # noqa: E402
 KINDS = ("weight_transfer", "dataset_ingest", "staging_ingest", "train_and_return")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -41,7 +34,7 @@ def main():
     check = failures.check
     work = wbtest.temp_dir("wb-demo-")
     try:
-        port = free_port()
+        port = wbtest.free_port()
         out_path = os.path.join(work, "demo.out")
         with open(out_path, "wb") as out:
             proc = subprocess.Popen([args.binary, "demo", "--metrics", "127.0.0.1:%d" % port,

@@ -30,12 +30,6 @@ PROTO_NAMES = {"TCP": 6, "UDP": 17, "ICMP": 1, "ICMP6": 58, "GRE": 47, "ESP": 50
                "IPIP": 4, "IPv6": 41}
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def write_config(path, port):
     with open(path, "w", encoding="utf-8") as fh:
         fh.write("site:\n  inside: [10.0.0.0/8, 2001:db8:100::/48]\n"
@@ -61,7 +55,7 @@ def main():
         if p.returncode != 0:
             fails.fail("synth: %s" % p.stderr.decode()[-300:])
             fails.finish()
-        port = free_udp_port()
+        port = wbtest.free_port(socket.SOCK_DGRAM)
         store = os.path.join(work, "nfcapd")
         os.makedirs(store)
         nfcapd = subprocess.Popen(["nfcapd", "-w", store, "-p", str(port), "-b", "127.0.0.1",
@@ -132,7 +126,7 @@ def main():
 
         # Nobody listening: the sends fail (ICMP port unreachable on a connected socket), the
         # replay says how many messages were lost and exits 1.
-        write_config(cfg, free_udp_port())
+        write_config(cfg, wbtest.free_port(socket.SOCK_DGRAM))
         rc, _, _, err, _ = wbtest.replay(args.binary, cap, work, extra=["--config", cfg],
                                          timeout=120)
         fails.check(rc == 1 and "messages not sent" in err,

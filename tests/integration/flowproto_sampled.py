@@ -212,33 +212,21 @@ def make_capture(path, seed):
     return truth, seq, sum(samples_out), burst, extra
 
 
-def parse_metrics(text):
-    """{(name, frozenset(label pairs)): value} of an exposition text."""
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
-        if m:
-            labels = frozenset(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(2) or ""))
-            out[(m.group(1), labels)] = float(m.group(3))
-    return out
-
-
 def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
     """`replay --metrics` of the week: the flow-input and sFlow interface families against what
     the maker wrote (datagrams, samples, drops by reason, each interface's last report)."""
-    with socket.socket() as sk:
-        sk.bind(("127.0.0.1", 0))
-        port = sk.getsockname()[1]
+    port = wbtest.free_port()
     # An IPFIX collector of our own: it counts the messages the replay exports.
     # A replay sends as fast as it reads: a thread of its own keeps the socket drained.
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
     sink.bind(("127.0.0.1", 0))
+    collector_port = sink.getsockname()[1]
     sink.settimeout(0.2)
     export_cfg = cfg + ".export.yaml"
     with open(cfg, encoding="utf-8") as fh, open(export_cfg, "w", encoding="utf-8") as out:
         out.write(fh.read() + "export:\n  ipfix:\n    - {collector: \"127.0.0.1:%d\"}\n"
-                  % sink.getsockname()[1])
+                  % collector_port)
     cfg = export_cfg
     ipfix = []
     draining = threading.Event()
@@ -273,7 +261,7 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
             except OSError:
                 time.sleep(0.2)
                 continue
-            m = parse_metrics(text)
+            m = wbtest.parse_metrics(text)
             if value(m, "weighbridge_flow_input_interface_reports_total", src) == \
                     extra["counter_samples"] and \
                     value(m, "weighbridge_flow_input_datagrams_total", src) == datagrams:
@@ -285,12 +273,12 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
                     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port,
                                                 timeout=2) as r:
                         text = r.read().decode()
-                    now = {k: v for k, v in parse_metrics(text).items()
+                    now = {k: v for k, v in wbtest.parse_metrics(text).items()
                            if k[0].startswith("weighbridge_export_")}
                     if now and now == settled:
                         break
                     settled = now
-                got = parse_metrics(text)
+                got = wbtest.parse_metrics(text)
                 break
             time.sleep(0.2)
     finally:
@@ -341,10 +329,7 @@ def check_metrics(fails, binary, cap, cfg, workdir, datagrams, samples, extra):
         fails.check(value(m, "weighbridge_sflow_interface_up", *base) ==
                     (1 if c["status"] & 2 else 0), "ifindex %d oper status" % index)
     # What the collector received is what the metrics say was sent: every message, none lost.
-    coll = ("collector", "127.0.0.1:%d" % 0)  # placeholder, replaced below
-    for (n, ls), v in m.items():
-        if n == "weighbridge_export_messages_total":
-            coll = next(iter(ls))
+    coll = ("collector", "127.0.0.1:%d" % collector_port)
     sent_msgs = value(m, "weighbridge_export_messages_total", coll)
     records = value(m, "weighbridge_export_records_total", coll)
     fails.check(value(m, "weighbridge_export_send_errors_total", coll) == 0, "export errors")

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,12 +29,6 @@ import urllib.request
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wbtest  # noqa: E402
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url):
@@ -86,7 +79,7 @@ def main():
         # 0. The same config replayed: short idle timeouts (1 s) and a close linger (5 s) longer
         # than them must still give one transfer for the 8 streams (a flow's first update can
         # come active + max(idle, linger) after its first packet).
-        metrics0, health0 = free_port(), free_port()
+        metrics0, health0 = wbtest.free_port(), wbtest.free_port()
         cfg0 = os.path.join(work, "replay.yaml")
         with open(cfg0, "w", encoding="utf-8") as fh:
             fh.write(CONFIG.format(scenario="bulk-upload", min_size="100MB", metrics=metrics0,
@@ -115,7 +108,7 @@ def main():
               "no sources: exit %d, %r" % (p.returncode, p.stderr[-200:]))
 
         # 2-5. the daemon
-        metrics, health = free_port(), free_port()
+        metrics, health = wbtest.free_port(), wbtest.free_port()
         log = os.path.join(work, "alerts.jsonl")
         cfg = os.path.join(work, "run.yaml")
 

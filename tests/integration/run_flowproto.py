@@ -68,12 +68,6 @@ export:
 """
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ip4(s):
     return socket.inet_aton(s)
 
@@ -130,16 +124,6 @@ def v5_datagram(seq, records, now):
     return hdr + body
 
 
-def parse_metrics(text):
-    out = {}
-    for line in text.splitlines():
-        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
-        if m:
-            out[(m.group(1), frozenset(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(2) or "")))] \
-                = float(m.group(3))
-    return out
-
-
 def total(m, name, **labels):
     want = set(labels.items())
     return sum(v for (n, ls), v in m.items() if n == name and want <= set(ls))
@@ -148,7 +132,7 @@ def total(m, name, **labels):
 def scrape(port):
     try:
         with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=3) as r:
-            return parse_metrics(r.read().decode())
+            return wbtest.parse_metrics(r.read().decode())
     except (OSError, urllib.error.URLError):
         return None
 
@@ -162,9 +146,9 @@ def main():
     work = wbtest.temp_dir("wb-run-flowproto-")
     proc = None
     try:
-        sflow_port = free_port(socket.SOCK_DGRAM)
-        v5_port = free_port(socket.SOCK_DGRAM)
-        metrics_port, health_port = free_port(), free_port()
+        sflow_port = wbtest.free_port(socket.SOCK_DGRAM)
+        v5_port = wbtest.free_port(socket.SOCK_DGRAM)
+        metrics_port, health_port = wbtest.free_port(), wbtest.free_port()
         log = os.path.join(work, "alerts.jsonl")
         cfg = os.path.join(work, "run.yaml")
         collector = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

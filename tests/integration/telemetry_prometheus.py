@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -53,12 +52,6 @@ GRAFANA_VARS = {"$__rate_interval": "5s", "$__range": "2m", "$__interval": "1s",
 NOT_ON_PANELS = set()
 # prometheus-cpp's exposer adds its own families; they are not ours to chart.
 FOREIGN_PREFIXES = ("exposer_",)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_get(url, timeout=5):
@@ -214,16 +207,6 @@ def truth_ingest_peak(truth_path):
     return max(groups.values()) if groups else 0
 
 
-def wait_for(cond, timeout_s, step_s=0.25):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(step_s)
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -270,7 +253,7 @@ def main():
                 "{window: 1h, threshold: 100MB}]\n"
                 "  staging: {window: 1h, threshold: 5MB, storage: [10.20.0.0/24]}\n")
 
-        sensor_port = free_port()
+        sensor_port = wbtest.free_port()
         sensor_log = open(os.path.join(work, "sensor.log"), "wb")
         logs.append(sensor_log)
         if use_replay:
@@ -294,11 +277,11 @@ def main():
             except (OSError, urllib.error.URLError):
                 return None
 
-        if not failures.check(wait_for(scrape, 15) is not None,
+        if not failures.check(wbtest.wait_for(scrape, 15) is not None,
                               "sensor never served %s" % metrics_url):
             failures.finish()
 
-        prom_port = free_port()
+        prom_port = wbtest.free_port()
         prom_cfg = os.path.join(work, "prometheus.yml")
         rules_dir = os.path.join(args.source_dir, "config", "prometheus")
         with open(prom_cfg, "w", encoding="utf-8") as fh:
@@ -327,7 +310,7 @@ def main():
             active = r.get("data", {}).get("activeTargets", [])
             return active and all(t.get("health") == "up" for t in active)
 
-        if not failures.check(wait_for(target_up, 25), "Prometheus never scraped the sensor up"):
+        if not failures.check(wbtest.wait_for(target_up, 25), "Prometheus never scraped the sensor up"):
             failures.finish()
         print("prometheus scraping after %.1f s" % (time.time() - t_start), flush=True)
 
@@ -346,7 +329,7 @@ def main():
                     and sum(float(x) for x in ended) == float(started.group(1)))
             return text if done else None
 
-        final = wait_for(final_frames, 45, 0.5)
+        final = wbtest.wait_for(final_frames, 45, 0.5)
         if not failures.check(final, "the replay did not finish in time"):
             failures.finish()
         print("replay finished after %.1f s" % (time.time() - t_start), flush=True)

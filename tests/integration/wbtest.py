@@ -6,7 +6,9 @@ SKIP_RETURN_CODE) when something it needs is missing, after printing "SKIP: <rea
 
 import json
 import os
+import re
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -78,6 +80,24 @@ def help_text(binary, *sub):
     except (subprocess.TimeoutExpired, OSError):
         return ""
     return (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    """A port on 127.0.0.1 free at the time of asking (TCP by default; SOCK_DGRAM for UDP)."""
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_metrics(text):
+    """{(name, frozenset of (label, value) pairs): value} of a Prometheus exposition text."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$", line)
+        if m:
+            labels = frozenset(re.findall(r'([a-zA-Z_]+)="([^"]*)"', m.group(2) or ""))
+            out[(m.group(1), labels)] = float(m.group(3))
+    return out
 
 
 def wait_for(pred, seconds, step=0.1):

@@ -66,6 +66,10 @@ struct IpAddress {
   friend auto operator<=>(const IpAddress& x, const IpAddress& y) { return x.bytes <=> y.bytes; }
 };
 
+// "192.0.2.5:4739", "[2001:db8::5]:4739": an address and port as logs, configs and metric
+// labels write them.
+std::string EndpointString(const IpAddress& address, std::uint16_t port);
+
 // A CIDR prefix. `length` counts bits in the family's own width (0-32 for IPv4, 0-128 for IPv6).
 struct Prefix {
   IpAddress network;  // already masked

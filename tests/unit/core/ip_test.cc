@@ -19,6 +19,11 @@ TEST(IpAddress, ParsesAndPrintsBothFamilies) {
   EXPECT_FALSE(IpAddress::Parse("10.1.2.3 "));
 }
 
+TEST(IpAddress, EndpointsBracketIpv6) {
+  EXPECT_EQ(EndpointString(*IpAddress::Parse("192.0.2.5"), 4739), "192.0.2.5:4739");
+  EXPECT_EQ(EndpointString(*IpAddress::Parse("2001:db8::5"), 9995), "[2001:db8::5]:9995");
+}
+
 TEST(Prefix, ParsesStrictly) {
   std::string why;
   EXPECT_TRUE(Prefix::Parse("10.0.0.0/8"));
